@@ -1,0 +1,47 @@
+# Two commands matter: `make demo` (set up + run the main job on the local stack) and
+# `make test`. Everything else is a step of those.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup test test-fast lint demo up down bench bench-short clean
+
+setup: $(STAMP) node_modules/.bin/azurite
+
+$(STAMP): requirements.txt requirements-dev.txt training/requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+node_modules/.bin/azurite: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: setup
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest tests/unit
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+demo: setup
+	$(PY) -m devstack demo
+
+up: setup
+	$(PY) -m devstack up
+
+down:
+	$(PY) -m devstack down
+
+bench: setup
+	$(PY) -m bench
+
+bench-short: setup
+	$(PY) -m bench --short
+
+clean:
+	rm -rf .devstack .pytest_cache

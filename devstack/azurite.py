@@ -1,0 +1,87 @@
+"""Start and stop Azurite (pinned in package.json) for the local stack and the tests."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.ports import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+# Azurite's documented development account: public, not a secret.
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
+    return (
+        "DefaultEndpointsProtocol=http;"
+        f"AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{blob_port}/{DEV_ACCOUNT};"
+        f"QueueEndpoint=http://127.0.0.1:{queue_port}/{DEV_ACCOUNT};"
+        f"TableEndpoint=http://127.0.0.1:{table_port}/{DEV_ACCOUNT};"
+    )
+
+
+def azurite_binary() -> str:
+    local = ROOT / "node_modules" / ".bin" / "azurite"
+    if local.exists():
+        return str(local)
+    found = shutil.which("azurite")
+    if not found:
+        raise FileNotFoundError("azurite not found: run `npm ci` (or `make setup`) first")
+    return found
+
+
+@dataclass
+class Azurite:
+    """One Azurite process on loopback with its data in `location`."""
+
+    location: Path
+    blob_port: int = field(default_factory=free_port)
+    queue_port: int = field(default_factory=free_port)
+    table_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def connection_string(self) -> str:
+        return connection_string(self.blob_port, self.queue_port, self.table_port)
+
+    def start(self, timeout: float = 60.0) -> "Azurite":
+        self.location.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            azurite_binary(), "--silent", "--disableTelemetry", "--skipApiVersionCheck",
+            "--loose", "--location", str(self.location),
+            "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
+            "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
+            "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port),
+        ]
+        log = open(self.location / "azurite.log", "ab")
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        for port in (self.blob_port, self.queue_port, self.table_port):
+            wait_for_port(port, timeout)
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc = None
+
+    def __enter__(self) -> "Azurite":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

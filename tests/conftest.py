@@ -1,0 +1,47 @@
+"""Shared fixtures: a real Azurite per test session, and per-test settings that point the
+app at fresh containers in it."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from devstack.azurite import Azurite
+from shared.settings import reset_settings
+from shared.storage import reset_clients
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory):
+    """A real Azurite on free loopback ports, data in a temporary folder."""
+    az = Azurite(tmp_path_factory.mktemp("azurite")).start()
+    yield az
+    az.stop()
+
+
+@pytest.fixture
+def settings_env(monkeypatch):
+    """Reset cached settings and clients around a test that changes the environment."""
+    reset_settings()
+    reset_clients()
+    yield monkeypatch
+    reset_settings()
+    reset_clients()
+
+
+@pytest.fixture
+def app_env(azurite, settings_env):
+    """Settings for the app against Azurite, with containers unique to this test."""
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        "STORAGE_CONNECTION_STRING": azurite.connection_string,
+        "LANDING_CONTAINER": f"landing-{suffix}",
+        "STATE_CONTAINER": f"state-{suffix}",
+        "ML_CONTAINER": f"ml-{suffix}",
+        "LANDING_QUIET_SECONDS": "0",
+    }
+    for k, v in env.items():
+        settings_env.setenv(k, v)
+    reset_settings()
+    reset_clients()
+    return env

@@ -1,0 +1,50 @@
+import pytest
+
+from shared.settings import SettingsError, load_settings, setting_name
+
+BASE = {"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}
+
+
+def test_defaults_load_with_only_storage_configured():
+    s = load_settings(BASE)
+    assert s.landing_container == "landing"
+    assert s.landing_lookback_days == 2
+
+
+def test_missing_storage_names_both_settings():
+    with pytest.raises(SettingsError) as e:
+        load_settings({})
+    assert "STORAGE_CONNECTION_STRING" in str(e.value)
+    assert "STORAGE_ACCOUNT_URL" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "name,value,expected",
+    [
+        ("LANDING_LOOKBACK_DAYS", "abc", "integer"),
+        ("LANDING_LOOKBACK_DAYS", "-1", "greater than or equal to 0"),
+        ("LANDING_QUIET_SECONDS", "soon", "number"),
+        ("TASK_HUB_NAME", "bad name!", "pattern"),
+        ("LANDING_CONTAINER", "x", "at least 3"),
+    ],
+)
+def test_malformed_setting_is_named_with_what_is_expected(name, value, expected):
+    with pytest.raises(SettingsError) as e:
+        load_settings({**BASE, name: value})
+    msg = str(e.value)
+    assert name in msg and expected in msg and repr(value) in msg
+
+
+def test_setting_name_maps_fields_to_environment_names():
+    assert setting_name("landing_container") == "LANDING_CONTAINER"
+
+
+def test_example_settings_file_lists_every_setting():
+    import json
+    from pathlib import Path
+
+    from shared.settings import Settings
+
+    values = json.loads(Path("local.settings.example.json").read_text())["Values"]
+    missing = [setting_name(f) for f in Settings.model_fields if setting_name(f) not in values]
+    assert missing == []
