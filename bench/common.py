@@ -1,0 +1,41 @@
+"""What every benchmark returns: rows with a measured value and a ratio against a baseline
+measured in the same run (never a bare time)."""
+from __future__ import annotations
+
+import time
+import tracemalloc
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Row:
+    bench: str  # e.g. "detection"
+    case: str  # e.g. "10,000 older files vs 10"
+    value: str  # what was measured, human-readable, e.g. "3 list calls, 12.1 ms/run"
+    ratio: float | None  # measured / baseline (or as the goal defines it)
+    goal: str  # e.g. "<= 1.5x"
+    ok: bool | None = None  # whether the goal was met, when it can be judged
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def best_of(fn, repeat: int = 5) -> float:
+    """Best wall time of `repeat` calls, in seconds (the least noisy single number)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def peak_memory(fn) -> tuple[object, int]:
+    """Run `fn` under tracemalloc; return its result and the peak traced bytes."""
+    tracemalloc.start()
+    try:
+        result = fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
