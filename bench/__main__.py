@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def discover() -> list[str]:
-    return sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules([str(HERE))
+    return sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules([str(HERE)])
                   if m.name.startswith("bench_"))
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Literal
 
 from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,7 +55,7 @@ class Settings(BaseSettings):
     code_version: str = _f("latest", "CODE_VERSION", min_length=1)
 
     @model_validator(mode="after")
-    def _storage_configured(self) -> "Settings":
+    def _storage_configured(self) -> Settings:
         if not (self.storage_connection_string or self.storage_account_url):
             raise ValueError(
                 "set STORAGE_CONNECTION_STRING (local) or STORAGE_ACCOUNT_URL (Azure, with "

@@ -1,0 +1,158 @@
+"""Landing-zone detection against a real Azurite."""
+import json
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.detection import CLAIMS, Detector, UnknownFiles
+from shared.landing import batch_id
+from shared.settings import get_settings
+from shared.storage import container
+
+TODAY = datetime.now(UTC)
+DAY = f"{TODAY:%Y/%m/%d}"
+
+
+def upload(name: str, data: bytes = b"id,p0\n1,2\n") -> None:
+    container(get_settings().landing_container).upload_blob(name, data, overwrite=True)
+
+
+def landing_names() -> set[str]:
+    return {b.name for b in container(get_settings().landing_container).list_blobs()}
+
+
+def claimed(det) -> list[str]:
+    return [f["name"] for b in det.batches for f in b.files]
+
+
+def test_detection_claims_exactly_the_new_settled_nonempty_files(app_env, settings_env):
+    settings_env.setenv("LANDING_QUIET_SECONDS", "60")
+    from shared.settings import reset_settings
+    reset_settings()
+    good = [f"labelled/{DAY}/a.csv", f"labelled/{DAY}/b.csv", f"unlabelled/{DAY}/c.csv"]
+    for name in good:
+        upload(name)
+    upload(f"labelled/{DAY}/empty.csv", b"")
+    upload(f"labelled/{DAY}/_inflight.csv")
+    upload(f"labelled/{DAY}/d.csv.tmp")
+    upload("notes/readme.txt")
+    old_day = TODAY - timedelta(days=10)
+    upload(f"labelled/{old_day:%Y/%m/%d}/old.csv")
+    before = landing_names()
+
+    # Just uploaded: nothing has settled yet.
+    early = Detector().sweep()
+    assert early.batches == []
+    assert sorted(early.unsettled) == sorted(good)
+
+    later = TODAY + timedelta(minutes=2)
+    det = Detector().sweep(now=later)
+    assert sorted(claimed(det)) == sorted(good)
+    kinds = {b.kind: b for b in det.batches}
+    assert set(kinds) == {"labelled", "unlabelled"}
+    assert kinds["labelled"].mode == "train-and-score" and kinds["unlabelled"].mode == "score"
+
+    # Seen before: a second pass claims nothing and reports who has them.
+    again = Detector().sweep(now=later)
+    assert again.batches == []
+    assert set(again.already_claimed) == set(good)
+    assert set(again.already_claimed.values()) == {b.batch_id for b in det.batches}
+    assert landing_names() == before  # nothing deleted or moved
+
+
+def test_manifest_lists_the_files_with_size_and_etag_and_a_stable_id(app_env):
+    names = [f"labelled/{DAY}/m{i}.csv" for i in range(3)]
+    for i, name in enumerate(names):
+        upload(name, b"x" * (10 + i))
+    det = Detector().sweep()
+    (batch,) = det.batches
+    manifest = Detector().load_manifest(batch.batch_id)
+    lz = container(get_settings().landing_container)
+    expected = []
+    for name in names:
+        p = lz.get_blob_client(name).get_blob_properties()
+        expected.append({"name": name, "size": p.size, "etag": p.etag.strip('"')})
+    got = [{k: f[k] for k in ("name", "size", "etag")} for f in manifest["files"]]
+    assert got == expected
+    assert manifest["batchId"] == batch.batch_id == batch_id("labelled", manifest["files"])
+    assert manifest["kind"] == "labelled" and manifest["container"] == lz.container_name
+    assert batch.manifest_path == f"{get_settings().state_container}/manifests/{batch.batch_id}.json"
+
+
+def test_max_batch_files_splits_a_large_landing(app_env, settings_env):
+    settings_env.setenv("MAX_BATCH_FILES", "4")
+    from shared.settings import reset_settings
+    reset_settings()
+    for i in range(10):
+        upload(f"unlabelled/{DAY}/f{i:02}.csv")
+    det = Detector().sweep()
+    assert sorted(len(b.files) for b in det.batches) == [2, 4, 4]
+    assert len(set(claimed(det))) == 10
+
+
+def test_concurrent_detectors_never_claim_twice_or_lose_a_file(app_env):
+    names = [f"labelled/{DAY}/c{i:03}.csv" for i in range(60)]
+    for name in names:
+        upload(name)
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(Detector().sweep())
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    # Two more detectors in separate processes race the threads.
+    code = (
+        "import json; from shared.detection import Detector;"
+        "d = Detector().sweep(); print(json.dumps([f['name'] for b in d.batches for f in b.files]))"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    proc_claims = []
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        proc_claims.extend(json.loads(out.strip().splitlines()[-1]))
+    assert errors == []
+    all_claims = [n for d in results for n in claimed(d)] + proc_claims
+    assert sorted(all_claims) == sorted(names)  # each exactly once, none lost
+
+
+def test_abandoned_claims_are_taken_over_after_the_timeout(app_env):
+    name = f"labelled/{DAY}/orphan.csv"
+    upload(name)
+    d1 = Detector()
+    lz_file = next(iter(d1.landing.list_blobs(name_starts_with=name)))
+    from shared.detection import _listed
+    now = datetime.now(UTC)
+    assert d1._claim(_listed(lz_file), None, now)  # reserved, then the detector "dies"
+
+    soon = Detector().sweep(now=now + timedelta(seconds=10))
+    assert soon.batches == [] and name in soon.already_claimed
+    late = Detector().sweep(now=now + timedelta(seconds=get_settings().claim_timeout_seconds + 5))
+    assert claimed(late) == [name]
+    md = container(get_settings().state_container).get_blob_client(CLAIMS + name) \
+        .get_blob_properties().metadata
+    assert md["state"] == "claimed" and md["batchid"] == late.batches[0].batch_id
+
+
+def test_claim_files_names_unknown_files_and_returns_existing_batches(app_env):
+    good = f"unlabelled/{DAY}/x.csv"
+    upload(good)
+    upload(f"unlabelled/{DAY}/empty.csv", b"")
+    with pytest.raises(UnknownFiles) as e:
+        Detector().claim_files([good, f"unlabelled/{DAY}/missing.csv", f"unlabelled/{DAY}/empty.csv", "bad/x.csv"])
+    assert e.value.names == [f"unlabelled/{DAY}/missing.csv", f"unlabelled/{DAY}/empty.csv", "bad/x.csv"]
+    first = Detector().claim_files([good], mode="score")
+    assert claimed(first) == [good]
+    second = Detector().claim_files([good])
+    assert second.batches == [] and second.already_claimed == {good: first.batches[0].batch_id}
