@@ -1,6 +1,6 @@
 """GET /api/health: are the settings valid and is storage reachable."""
-import azure.functions as func
 import azure.durable_functions as df
+import azure.functions as func
 
 from functions.http_util import json_response
 

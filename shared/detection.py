@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 CLAIMS = "claims/"
 MANIFESTS = "manifests/"
+# A sealed batch whose run has not started yet; removed when its run starts. The sweep starts
+# any it finds (a detector that died after sealing), so no batch is left without a run.
+PENDING = "pending/"
 
 
 def manifest_blob(batch: str) -> str:
@@ -137,6 +140,8 @@ class Detector:
                     "createdAt": now.isoformat()}
         self.state.upload_blob(manifest_blob(bid), json.dumps(manifest, indent=1).encode(),
                                overwrite=True)
+        self.state.upload_blob(PENDING + bid, b"", overwrite=True,
+                               metadata={"sealedat": now.isoformat()})
         for f in files:
             self.state.get_blob_client(CLAIMS + f.name).set_blob_metadata(
                 {"state": "claimed", "owner": self.owner, "claimedat": now.isoformat(),
@@ -215,6 +220,25 @@ class Detector:
             raise UnknownFiles(bad)
         self._claim_and_seal(candidates, now, reason, det, mode)
         return det
+
+    def pending(self, older_than_seconds: float, now: datetime | None = None) -> list[dict]:
+        """Manifests of sealed batches whose run has not started for a while."""
+        now = now or _now()
+        out = []
+        for b in self.state.list_blobs(name_starts_with=PENDING, include=["metadata"]):
+            sealed = datetime.fromisoformat((b.metadata or {}).get("sealedat", now.isoformat()))
+            if (now - sealed).total_seconds() >= older_than_seconds:
+                out.append(self.load_manifest(b.name[len(PENDING):]))
+        return out
+
+    def mark_started(self, batch: str) -> None:
+        """The batch's run has started: it is no longer pending (idempotent)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self.state.delete_blob(PENDING + batch)
+        except ResourceNotFoundError:
+            pass
 
     def load_manifest(self, batch: str) -> dict:
         return json.loads(self.state.download_blob(manifest_blob(batch)).readall())

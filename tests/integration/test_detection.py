@@ -156,3 +156,15 @@ def test_claim_files_names_unknown_files_and_returns_existing_batches(app_env):
     assert claimed(first) == [good]
     second = Detector().claim_files([good])
     assert second.batches == [] and second.already_claimed == {good: first.batches[0].batch_id}
+
+
+def test_sealed_batches_stay_pending_until_their_run_starts(app_env):
+    upload(f"labelled/{DAY}/p.csv")
+    (batch,) = Detector().sweep().batches
+    now = datetime.now(UTC)
+    assert Detector().pending(older_than_seconds=60, now=now) == []  # too fresh to rescue
+    (pending,) = Detector().pending(older_than_seconds=60, now=now + timedelta(minutes=5))
+    assert pending["batchId"] == batch.batch_id
+    Detector().mark_started(batch.batch_id)
+    Detector().mark_started(batch.batch_id)  # idempotent
+    assert Detector().pending(older_than_seconds=0, now=now + timedelta(minutes=5)) == []

@@ -1,0 +1,40 @@
+"""The automatic entry points: the hourly sweep (safety net) and BlobCreated events."""
+import logging
+
+import azure.durable_functions as df
+import azure.functions as func
+
+bp = df.Blueprint()
+log = logging.getLogger(__name__)
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False)
+@bp.durable_client_input(client_name="client")
+async def hourly_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    from shared.glue import sweep_and_start
+
+    if timer.past_due:
+        log.warning("hourly sweep is running late (past due)")
+    result = await sweep_and_start(client, reason="hourly sweep")
+    log.info("hourly sweep: %d runs (%d started)", len(result["runs"]),
+             sum(r["started"] for r in result["runs"]))
+
+
+@bp.event_grid_trigger(arg_name="event")
+@bp.durable_client_input(client_name="client")
+async def on_blob_created(event: func.EventGridEvent,
+                          client: df.DurableOrchestrationClient) -> None:
+    from shared.events import IgnoredEvent, parse_blob_created
+    from shared.glue import note_landed_blob
+    from shared.settings import get_settings
+
+    try:
+        data = event.get_json()
+        blob = parse_blob_created(event.event_type, event.subject,
+                                  data if isinstance(data, dict) else None,
+                                  get_settings().landing_container)
+    except IgnoredEvent as why:
+        log.info("event %s ignored: %s", event.id, why)
+        return
+    sealer = await note_landed_blob(client, blob.kind)
+    log.info("event %s: %s landed; sealer %s", event.id, blob.name, sealer)

@@ -1,0 +1,75 @@
+"""Typed payloads of the HTTP API, and their validation errors as one readable line."""
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MAX_RUN_REQUEST_BYTES = 1024 * 1024
+
+
+class BadRequest(ValueError):
+    """The request is malformed; the message names the field and what is expected."""
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["train-and-score", "score"] | None = None
+    files: list[str] | None = Field(None, min_length=1, max_length=10_000)
+    prefix: str | None = Field(None, min_length=1)
+    reason: str | None = Field(None, max_length=500)
+    trainOptions: dict | None = None
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_in_layout(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("labelled/", "unlabelled/")):
+            raise ValueError("must start with labelled/ or unlabelled/")
+        return v
+
+    def model_post_init(self, _) -> None:
+        if self.files and self.prefix:
+            raise ValueError("give either files or prefix, not both")
+
+
+def _describe(err: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()
+    )
+
+
+def parse_json_body(body: bytes, limit: int) -> object | None:
+    """The decoded JSON body (None when empty); BadRequest on malformed JSON."""
+    if len(body) > limit:
+        raise OverflowError(f"body is {len(body)} bytes; the limit is {limit}")
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from None
+
+
+def parse_run_request(body: bytes) -> RunRequest | None:
+    """The run request in `body`, or None for an empty body (sweep now)."""
+    data = parse_json_body(body, MAX_RUN_REQUEST_BYTES)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise BadRequest(f"body must be a JSON object, not {type(data).__name__}")
+    try:
+        return RunRequest.model_validate(data)
+    except ValidationError as err:
+        raise BadRequest(_describe(err)) from None
+    except ValueError as err:
+        raise BadRequest(str(err)) from None
+
+
+def parse_limit(raw: str | None, default: int = 20, maximum: int = 200) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise BadRequest(f"limit: expected a whole number from 1 to {maximum}, got {raw!r}")
+    return int(raw)

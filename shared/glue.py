@@ -1,0 +1,107 @@
+"""Client-side flows behind the entry points: claim batches and start their orchestrations
+exactly once. `client` is a `DurableOrchestrationClient`; blocking storage work runs in a
+thread so the worker's event loop stays free."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from shared.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+PIPELINE_RUN = "pipeline_run"
+BATCH_SEALER = "batch_sealer"
+
+
+async def instance_exists(client, instance_id: str) -> bool:
+    status = await client.get_status(instance_id)
+    return bool(status and getattr(status, "runtime_status", None) is not None)
+
+
+async def ensure_started(client, orchestrator: str, instance_id: str, payload) -> bool:
+    """Start `orchestrator` as `instance_id` unless that instance exists; True if we did."""
+    if await instance_exists(client, instance_id):
+        return False
+    try:
+        await client.start_new(orchestrator, instance_id, payload)
+    except Exception:
+        if await instance_exists(client, instance_id):  # lost a race with a duplicate
+            return False
+        raise
+    log.info("started %s instance %s", orchestrator, instance_id)
+    return True
+
+
+def _describe(client, batch: dict, started: bool) -> dict:
+    urls = client.create_http_management_payload(batch["batchId"])
+    return {"batchId": batch["batchId"], "instanceId": batch["batchId"], "kind": batch["kind"],
+            "mode": batch["mode"], "files": len(batch.get("files", [])), "started": started,
+            "statusQueryGetUri": urls.get("statusQueryGetUri"),
+            "terminatePostUri": urls.get("terminatePostUri")}
+
+
+async def start_batches(client, batches: list[dict]) -> list[dict]:
+    out = []
+    for batch in batches:
+        started = await ensure_started(client, PIPELINE_RUN, batch["batchId"], {"batch": batch})
+        out.append(_describe(client, batch, started))
+    return out
+
+
+async def sweep_and_start(client, reason: str = "sweep", prefixes: list[str] | None = None,
+                          mode: str | None = None, train_options: dict | None = None) -> dict:
+    """Claim ready files (recent partitions or `prefixes`), start their runs, and rescue
+    sealed batches whose run never started (a detector died after sealing)."""
+    from shared.detection import Detector
+
+    s = get_settings()
+    detector = Detector(s)
+    det = await asyncio.to_thread(detector.sweep, None, prefixes, reason)
+    batches = [_with(b.as_dict(), mode, train_options) for b in det.batches]
+    claimed = {b["batchId"] for b in batches}
+    orphans = await asyncio.to_thread(detector.pending, s.pending_restart_seconds)
+    batches += [_with(m, None, None) for m in orphans if m["batchId"] not in claimed]
+    runs = await start_batches(client, batches)
+    log.info("%s: %d new batches, %d rescued, %d files not yet settled", reason,
+             len(det.batches), len(batches) - len(det.batches), len(det.unsettled))
+    return {"runs": runs, "unsettled": det.unsettled}
+
+
+def _with(batch: dict, mode: str | None, train_options: dict | None) -> dict:
+    batch = {k: batch[k] for k in ("batchId", "kind", "mode", "manifestPath", "files", "reason")
+             if k in batch}
+    if mode:
+        batch["mode"] = mode
+    if train_options is not None:
+        batch["trainOptions"] = train_options
+    return batch
+
+
+async def start_files(client, files: list[str], mode: str | None, reason: str,
+                      train_options: dict | None = None) -> dict:
+    """Claim named files now and start their runs; files claimed before give their batch's
+    existing instance (the same files never start a second run). Raises UnknownFiles."""
+    from shared.detection import Detector
+
+    detector = Detector()
+    det = await asyncio.to_thread(detector.claim_files, files, mode, None, reason)
+    runs = await start_batches(client, [_with(b.as_dict(), mode, train_options)
+                                        for b in det.batches])
+    for batch_id in sorted(set(det.already_claimed.values())):
+        manifest = await asyncio.to_thread(detector.load_manifest, batch_id)
+        runs.append(_describe(client, manifest, False))
+    return {"runs": runs}
+
+
+async def note_landed_blob(client, kind: str, now: datetime | None = None) -> str:
+    """An event says a file of `kind` landed: make sure this window's sealer is running."""
+    from shared.orchestration.batch_sealer import sealer_instance_id
+
+    s = get_settings()
+    instance = sealer_instance_id(kind, now or datetime.now(UTC), s.event_batch_window_seconds)
+    await ensure_started(client, BATCH_SEALER, instance, {
+        "kind": kind, "windowSeconds": s.event_batch_window_seconds,
+        "quietSeconds": s.landing_quiet_seconds})
+    return instance

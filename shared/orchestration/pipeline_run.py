@@ -1,0 +1,102 @@
+"""`pipeline_run`: start one batch's ADF run exactly once, follow it to the end, judge it.
+
+Instance id = batch id, so duplicates collapse. The history stays bounded for runs that last
+days: after `pollsPerGeneration` polls the orchestration continues as new, carrying its state.
+A `cancel` external event (from the HTTP API) cancels the ADF run.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from shared.orchestration.polling import next_poll_interval, stages, status_signature
+
+CANCEL_EVENT = "cancel"
+
+
+def _retry():
+    import azure.durable_functions as df
+
+    # Activities are idempotent; transient storage/ADF errors get a few more tries.
+    return df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=4)
+
+
+def pipeline_run(context):
+    state = dict(context.get_input() or {})
+    retry = _retry()
+    now = context.current_utc_datetime
+
+    if "plan" not in state:  # first generation: record the run and start ADF exactly once
+        plan = yield context.call_activity_with_retry(
+            "begin_run", retry, {"batch": state["batch"], "instanceId": context.instance_id})
+        if state["batch"].get("rerunOf"):
+            started = yield context.call_activity_with_retry("rerun_adf_run", retry, {
+                "batchId": state["batch"]["batchId"], "pipeline": plan["pipeline"],
+                "runId": state["batch"]["rerunOf"], "parameters": plan["parameters"]})
+        else:
+            started = yield context.call_activity_with_retry("start_adf_run", retry, {
+                "batchId": state["batch"]["batchId"], "pipeline": plan["pipeline"],
+                "parameters": plan["parameters"]})
+        state.update(plan=plan, adfRunIds=[started["runId"]], startedAt=now.isoformat(),
+                     interval=plan["pollSeconds"], signature="", reruns=0, outcome=None)
+
+    plan = state["plan"]
+    started_at = datetime.fromisoformat(state["startedAt"])
+    status: dict = state.get("lastStatus") or {}
+    for _ in range(plan["pollsPerGeneration"]):
+        run_id = state["adfRunIds"][-1]
+        status = yield context.call_activity_with_retry("get_adf_run_status", retry, run_id)
+        now = context.current_utc_datetime
+        elapsed = (now - started_at).total_seconds()
+        context.set_custom_status({"stage": status.get("stage") or status.get("status"),
+                                   "status": status.get("status"), "adfRunId": run_id,
+                                   "activities": status.get("activities", []),
+                                   "elapsedSeconds": round(elapsed, 1)})
+        if status.get("terminal"):
+            if status["status"] == "failed" and state["reruns"] < plan["maxReruns"]:
+                again = yield context.call_activity_with_retry("rerun_adf_run", retry, {
+                    "batchId": state["batch"]["batchId"], "pipeline": plan["pipeline"],
+                    "runId": run_id, "parameters": plan["parameters"]})
+                state["adfRunIds"].append(again["runId"])
+                state["reruns"] += 1
+                state["interval"] = plan["pollSeconds"]
+                continue
+            state["outcome"] = status["status"]
+            break
+        if elapsed >= plan["timeoutSeconds"]:
+            status = yield context.call_activity_with_retry("cancel_adf_run", retry, run_id)
+            state["outcome"] = "timed_out"
+            break
+        signature = status_signature(status)
+        state["interval"] = next_poll_interval(signature != state["signature"], state["interval"],
+                                               plan["pollSeconds"], plan["maxPollSeconds"])
+        state["signature"] = signature
+        wake = now + timedelta(seconds=min(state["interval"],
+                                           max(1.0, plan["timeoutSeconds"] - elapsed)))
+        timer = context.create_timer(wake)
+        cancel = context.wait_for_external_event(CANCEL_EVENT)
+        winner = yield context.task_any([timer, cancel])
+        if winner == cancel:
+            if not timer.is_completed:
+                timer.cancel()
+            status = yield context.call_activity_with_retry("cancel_adf_run", retry, run_id)
+            state["outcome"] = "cancelled"
+            break
+    else:  # this generation's polls are used up: start afresh with a short history
+        state["lastStatus"] = status
+        context.continue_as_new(state)
+        return None
+
+    finished = context.current_utc_datetime
+    result = {
+        "batchId": state["batch"]["batchId"], "instanceId": context.instance_id,
+        "kind": state["batch"]["kind"], "mode": state["batch"]["mode"],
+        "pipeline": plan["pipeline"], "status": state["outcome"],
+        "adfRunIds": state["adfRunIds"], "startedAt": state["startedAt"],
+        "finishedAt": finished.isoformat(),
+        "durationSeconds": round((finished - started_at).total_seconds(), 1),
+        "stages": stages(status.get("activities", [])),
+        "activities": status.get("activities", []), "error": status.get("error"),
+        "outputs": status.get("outputs", {}), "reruns": state["reruns"],
+    }
+    summary = yield context.call_activity_with_retry("finish_run", retry, result)
+    return summary

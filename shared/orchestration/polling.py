@@ -1,0 +1,23 @@
+"""Pure decisions for following an ADF run: poll backoff and stage timings."""
+from __future__ import annotations
+
+import json
+
+
+def status_signature(status: dict) -> str:
+    """What counts as 'something changed' between two polls."""
+    acts = [(a.get("name"), a.get("status")) for a in status.get("activities", [])]
+    return json.dumps([status.get("status"), status.get("stage"), acts])
+
+
+def next_poll_interval(changed: bool, current: float, base: float, maximum: float) -> float:
+    """Poll at `base` while things move; double up to `maximum` while nothing changes."""
+    return base if changed else min(maximum, max(base, current * 2))
+
+
+def stages(activities: list[dict]) -> list[dict]:
+    """Per-activity stage timings, in the order the activities started."""
+    ordered = sorted(activities, key=lambda a: a.get("start") or "~")
+    return [{"name": a.get("name"), "status": a.get("status"), "start": a.get("start"),
+             "end": a.get("end"), "durationSeconds": a.get("durationSeconds")}
+            for a in ordered]
