@@ -54,6 +54,56 @@ class Settings(BaseSettings):
     adf_score_pipeline: str = _f("score_only", "ADF_SCORE_PIPELINE")
     code_version: str = _f("latest", "CODE_VERSION", min_length=1)
 
+    # --- checks and alerts ----------------------------------------------------------------
+    # History-based checks look at the last CHECK_HISTORY_WINDOW runs of the same kind and
+    # stay silent ("insufficient-history") until CHECK_MIN_HISTORY of them exist.
+    check_history_window: int = _f(20, "CHECK_HISTORY_WINDOW", ge=1, le=1000)
+    check_min_history: int = _f(5, "CHECK_MIN_HISTORY", ge=2, le=1000)
+    # run_slow: over this many seconds always; else over p95(recent successes) x factor.
+    check_run_max_seconds: float = _f(7200.0, "CHECK_RUN_MAX_SECONDS", gt=0)
+    check_run_slow_factor: float = _f(1.5, "CHECK_RUN_SLOW_FACTOR", ge=1)
+    # metric_regression: accuracy below champion's or recent median by more than this.
+    check_accuracy_tolerance: float = _f(0.02, "CHECK_ACCURACY_TOLERANCE", ge=0, le=1)
+    # Drift bands: population stability index and Jensen-Shannon distance (base 2, 0..1).
+    check_psi_warning: float = _f(0.1, "CHECK_PSI_WARNING", gt=0)
+    check_psi_alert: float = _f(0.25, "CHECK_PSI_ALERT", gt=0)
+    check_js_warning: float = _f(0.1, "CHECK_JS_WARNING", gt=0, le=1)
+    check_js_alert: float = _f(0.2, "CHECK_JS_ALERT", gt=0, le=1)
+    # Drift on fewer rows than this is sampling noise: reported as insufficient.
+    check_drift_min_rows: int = _f(100, "CHECK_DRIFT_MIN_ROWS", ge=1)
+    check_dataset_drift_share: float = _f(0.5, "CHECK_DATASET_DRIFT_SHARE", gt=0, le=1)
+    # Robust (median/MAD) z-score above which file size / row count is anomalous.
+    check_robust_z_max: float = _f(3.5, "CHECK_ROBUST_Z_MAX", gt=0)
+    check_rejected_rate_max: float = _f(0.05, "CHECK_REJECTED_RATE_MAX", ge=0, le=1)
+    # Freshness (the singleton monitor).
+    freshness_data_max_age_hours: float = _f(26.0, "FRESHNESS_DATA_MAX_AGE_HOURS", gt=0)
+    freshness_model_max_age_days: float = _f(30.0, "FRESHNESS_MODEL_MAX_AGE_DAYS", gt=0)
+    freshness_predictions_max_age_hours: float = _f(
+        26.0, "FRESHNESS_PREDICTIONS_MAX_AGE_HOURS", gt=0
+    )
+    # A run in progress this long is stuck: an hour past the default RUN_TIMEOUT_SECONDS (6 h).
+    freshness_run_stuck_seconds: float = _f(25200.0, "FRESHNESS_RUN_STUCK_SECONDS", gt=0)
+    # Alerts: a still-firing alert is re-sent (as a repeat) at most once per cooldown.
+    alert_cooldown_seconds: float = _f(14400.0, "ALERT_COOLDOWN_SECONDS", ge=0)
+    # Sinks, several at once; empty means off. Webhook URLs are comma-separated.
+    alert_webhook_urls: str = _f("", "ALERT_WEBHOOK_URLS")
+    alert_webhook_secret: str | None = _f(None, "ALERT_WEBHOOK_SECRET")
+    alert_teams_webhook_url: str | None = _f(None, "ALERT_TEAMS_WEBHOOK_URL")
+    alert_slack_webhook_url: str | None = _f(None, "ALERT_SLACK_WEBHOOK_URL")
+    alert_delivery_attempts: int = _f(4, "ALERT_DELIVERY_ATTEMPTS", ge=1, le=10)
+    alert_delivery_backoff_seconds: float = _f(1.0, "ALERT_DELIVERY_BACKOFF_SECONDS", ge=0)
+    alert_delivery_timeout_seconds: float = _f(10.0, "ALERT_DELIVERY_TIMEOUT_SECONDS", gt=0)
+    alert_delivery_budget_seconds: float = _f(30.0, "ALERT_DELIVERY_BUDGET_SECONDS", gt=0)
+    # Intake (POST /api/alerts): optional shared secret; rule name -> retrain|score|none,
+    # as JSON ({"drift-rule": "retrain"}) or "drift-rule=retrain;other=none".
+    alert_intake_secret: str | None = _f(None, "ALERT_INTAKE_SECRET")
+    alert_rule_actions: str = _f("", "ALERT_RULE_ACTIONS")
+    # Log Analytics: off unless a workspace id is set. Endpoint/CA only for a local stub.
+    log_analytics_workspace_id: str | None = _f(None, "LOG_ANALYTICS_WORKSPACE_ID")
+    log_analytics_endpoint: str | None = _f(None, "LOG_ANALYTICS_ENDPOINT")
+    log_analytics_ca_bundle: str | None = _f(None, "LOG_ANALYTICS_CA_BUNDLE")
+    logs_window_minutes: int = _f(60, "LOGS_WINDOW_MINUTES", ge=1, le=10080)
+
     @model_validator(mode="after")
     def _storage_configured(self) -> Settings:
         if not (self.storage_connection_string or self.storage_account_url):
