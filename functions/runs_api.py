@@ -25,15 +25,15 @@ async def start_runs(req: func.HttpRequest, client: df.DurableOrchestrationClien
     except BadRequest as exc:
         return error(400, "invalid request", str(exc))
     reason = (request and request.reason) or "api"
+    overrides = request and {"trainOptions": request.trainOptions,
+                             "timeoutSeconds": request.timeoutSeconds}
     try:
         if request and request.files:
-            result = await start_files(client, request.files, request.mode, reason,
-                                       request.trainOptions)
+            result = await start_files(client, request.files, request.mode, reason, overrides)
         else:
             prefixes = [request.prefix] if request and request.prefix else None
             result = await sweep_and_start(client, reason, prefixes,
-                                           request.mode if request else None,
-                                           request.trainOptions if request else None)
+                                           request.mode if request else None, overrides)
     except UnknownFiles as exc:
         return error(404, "unknown files", str(exc))
     return json_response(result, 202)

@@ -21,6 +21,7 @@ class RunRequest(BaseModel):
     prefix: str | None = Field(None, min_length=1)
     reason: str | None = Field(None, max_length=500)
     trainOptions: dict | None = None
+    timeoutSeconds: float | None = Field(None, gt=0, le=7 * 24 * 3600)
 
     @field_validator("prefix")
     @classmethod

@@ -33,6 +33,7 @@ from shared.landing import (
     ready,
     recent_prefixes,
 )
+from shared.markers import raise_marker
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class Detector:
             self.state.get_blob_client(CLAIMS + f.name).set_blob_metadata(
                 {"state": "claimed", "owner": self.owner, "claimedat": now.isoformat(),
                  "etag": f.etag, "batchid": bid})
+        raise_marker(self.state, f"newest-data-{kind}", max(f.last_modified for f in files))
         log.info("sealed batch %s: %d %s files (%s)", bid, len(files), kind, reason)
         return batch
 

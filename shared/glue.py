@@ -51,7 +51,7 @@ async def start_batches(client, batches: list[dict]) -> list[dict]:
 
 
 async def sweep_and_start(client, reason: str = "sweep", prefixes: list[str] | None = None,
-                          mode: str | None = None, train_options: dict | None = None) -> dict:
+                          mode: str | None = None, overrides: dict | None = None) -> dict:
     """Claim ready files (recent partitions or `prefixes`), start their runs, and rescue
     sealed batches whose run never started (a detector died after sealing)."""
     from shared.detection import Detector
@@ -59,35 +59,35 @@ async def sweep_and_start(client, reason: str = "sweep", prefixes: list[str] | N
     s = get_settings()
     detector = Detector(s)
     det = await asyncio.to_thread(detector.sweep, None, prefixes, reason)
-    batches = [_with(b.as_dict(), mode, train_options) for b in det.batches]
+    batches = [_with(b.as_dict(), mode, overrides) for b in det.batches]
     claimed = {b["batchId"] for b in batches}
     orphans = await asyncio.to_thread(detector.pending, s.pending_restart_seconds)
-    batches += [_with(m, None, None) for m in orphans if m["batchId"] not in claimed]
+    batches += [_with(m) for m in orphans if m["batchId"] not in claimed]
     runs = await start_batches(client, batches)
     log.info("%s: %d new batches, %d rescued, %d files not yet settled", reason,
              len(det.batches), len(batches) - len(det.batches), len(det.unsettled))
     return {"runs": runs, "unsettled": det.unsettled}
 
 
-def _with(batch: dict, mode: str | None, train_options: dict | None) -> dict:
+def _with(batch: dict, mode: str | None = None, overrides: dict | None = None) -> dict:
+    """The orchestration input for a batch, with the request's per-run overrides."""
     batch = {k: batch[k] for k in ("batchId", "kind", "mode", "manifestPath", "files", "reason")
              if k in batch}
     if mode:
         batch["mode"] = mode
-    if train_options is not None:
-        batch["trainOptions"] = train_options
+    batch.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return batch
 
 
 async def start_files(client, files: list[str], mode: str | None, reason: str,
-                      train_options: dict | None = None) -> dict:
+                      overrides: dict | None = None) -> dict:
     """Claim named files now and start their runs; files claimed before give their batch's
     existing instance (the same files never start a second run). Raises UnknownFiles."""
     from shared.detection import Detector
 
     detector = Detector()
     det = await asyncio.to_thread(detector.claim_files, files, mode, None, reason)
-    runs = await start_batches(client, [_with(b.as_dict(), mode, train_options)
+    runs = await start_batches(client, [_with(b.as_dict(), mode, overrides)
                                         for b in det.batches])
     for batch_id in sorted(set(det.already_claimed.values())):
         manifest = await asyncio.to_thread(detector.load_manifest, batch_id)

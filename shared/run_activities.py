@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 
 from shared.settings import get_settings
 
@@ -47,6 +48,7 @@ def begin_run(payload: dict) -> dict:
         "instanceId": instance_id, "manifestPath": batch["manifestPath"],
         "files": batch.get("files", []), "reason": batch.get("reason", ""),
         "status": "running", "codeVersion": parameters["codeVersion"],
+        "startedAt": datetime.now(UTC).isoformat(),
     })
     Detector(s).mark_started(batch["batchId"])
     log.info("batch %s: run %s begins (%s, pipeline %s)", batch["batchId"], instance_id,
@@ -54,7 +56,8 @@ def begin_run(payload: dict) -> dict:
     return {
         "pipeline": pipeline, "parameters": parameters,
         "pollSeconds": s.poll_interval_seconds, "maxPollSeconds": s.poll_max_interval_seconds,
-        "timeoutSeconds": s.run_timeout_seconds, "maxReruns": s.max_reruns,
+        "timeoutSeconds": batch.get("timeoutSeconds") or s.run_timeout_seconds,
+        "maxReruns": s.max_reruns,
         "pollsPerGeneration": s.polls_per_generation,
     }
 
@@ -120,8 +123,6 @@ def finish_run(result: dict) -> dict:
 
 def seal_batches(payload: dict) -> dict:
     """Claim the kind's ready files in the recent partitions into batches."""
-    from datetime import UTC, datetime
-
     from shared.detection import Detector
     from shared.landing import recent_prefixes
 

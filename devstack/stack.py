@@ -1,0 +1,132 @@
+"""The whole local stack in one object: Azurite, the Data Factory emulator, the alert
+receiver and the Functions host stand-in with the app, wired together by generated settings.
+
+Used by `make up`, the demo and the end-to-end tests. Every part can be stopped, killed and
+restarted on its own (the fault tests do that); state lives under `root`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.azurite import ROOT, Azurite
+from devstack.ports import free_port
+from devstack.receiver import AlertReceiver
+
+log = logging.getLogger(__name__)
+EXAMPLE_SETTINGS = ROOT / "local.settings.example.json"
+
+
+def example_values() -> dict[str, str]:
+    return dict(json.loads(EXAMPLE_SETTINGS.read_text())["Values"])
+
+
+@dataclass
+class LocalStack:
+    root: Path
+    overrides: dict[str, str] = field(default_factory=dict)
+    fixed_ports: bool = False  # the documented default ports (make up) instead of free ones
+    host_port: int | None = None
+    webhook_secret: str = "local-demo-signing-secret"
+
+    def __post_init__(self):
+        self.root = Path(self.root)
+        ports = (10000, 10001, 10002) if self.fixed_ports else (free_port(), free_port(), free_port())
+        self.azurite = Azurite(self.root / "azurite", *ports)
+        self.emulator_port = 7443 if self.fixed_ports else free_port()
+        self.host_port = self.host_port or (7071 if self.fixed_ports else free_port())
+        self.receiver = AlertReceiver(self.webhook_secret)
+        self.emulator = None
+        self.host = None
+
+    # --- settings -------------------------------------------------------------------
+    def settings(self) -> dict[str, str]:
+        """The app's settings for this stack: the example values, pointed at our services."""
+        values = example_values()
+        conn = self.azurite.connection_string
+        values.update({
+            "AzureWebJobsStorage": conn,
+            "STORAGE_CONNECTION_STRING": conn,
+            "ADF_ENDPOINT": self.emulator.endpoint if self.emulator else values.get("ADF_ENDPOINT", ""),
+            "ADF_CA_BUNDLE": str(self.emulator.ca_file) if self.emulator else values.get("ADF_CA_BUNDLE", ""),
+            "ALERT_WEBHOOK_URLS": self.receiver.url,
+            "ALERT_WEBHOOK_SECRET": self.webhook_secret,
+            "DEVSTACK_EVENTGRID_WATCH": f"{values.get('LANDING_CONTAINER', 'landing')}=on_blob_created",
+        })
+        values.update(self.overrides)
+        return {k: v for k, v in values.items() if v != ""}
+
+    def apply_to_environment(self) -> None:
+        """Point this process's app code (shared.*) at the stack, e.g. for a test's asserts."""
+        from shared.settings import reset_settings
+        from shared.storage import reset_clients
+
+        os.environ.update(self.settings())
+        reset_settings()
+        reset_clients()
+        try:
+            from shared.adf_client import reset_adf_client
+            reset_adf_client()
+        except ImportError:
+            pass
+
+    # --- lifecycle ------------------------------------------------------------------
+    def start_azurite(self) -> None:
+        self.azurite.start()
+
+    def start_emulator(self) -> None:
+        from devstack.adf import EmulatorProcess
+
+        self.emulator = EmulatorProcess(self.root / "adf", self.azurite.connection_string,
+                                        port=self.emulator_port)
+        self.emulator.start()
+
+    def deploy(self) -> dict:
+        """Deploy adf/ to the emulator and upload the training code (as a release would)."""
+        from shared.adf_client import get_adf_client
+        from training.package import package_and_upload
+
+        self.apply_to_environment()
+        deployed = get_adf_client().deploy(ROOT / "adf")
+        s = self.settings()
+        version = package_and_upload(connection_string=s["STORAGE_CONNECTION_STRING"],
+                                     container=s.get("ML_CONTAINER", "ml"))
+        return {"deployed": deployed, "codeVersion": version}
+
+    def start_host(self) -> None:
+        from devstack.host import HostProcess
+
+        settings_file = self.root / "local.settings.json"
+        settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": self.settings()},
+                                            indent=2))
+        self.host = HostProcess(settings_file, port=self.host_port, cwd=ROOT,
+                                state_dir=self.root / "host")
+        self.host.start()
+
+    def start(self) -> LocalStack:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.receiver.start()
+        self.start_azurite()
+        self.start_emulator()
+        self.deploy()
+        self.start_host()
+        return self
+
+    def stop(self) -> None:
+        for part in (self.host, self.emulator):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception as exc:  # keep stopping the rest
+                    log.warning("stopping %s: %s", type(part).__name__, exc)
+        self.azurite.stop()
+        self.receiver.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
