@@ -1,0 +1,14 @@
+"""Alerts: the model, the pure dedup decision, state in blob storage, delivery to sinks.
+
+Typical use (inside an activity):
+    notes = process_findings(findings, now, links={"run": url})
+    deliver(notes)
+"""
+from shared.alerts.decide import decide, notification_for
+from shared.alerts.manager import list_alerts, process_findings
+from shared.alerts.model import Alert
+from shared.alerts.sinks import deliver, sink_health
+from shared.alerts.store import AlertStore
+
+__all__ = ["Alert", "AlertStore", "decide", "deliver", "list_alerts", "notification_for",
+           "process_findings", "sink_health"]

@@ -1,0 +1,113 @@
+"""Alert state in blob storage (STATE_CONTAINER), written with etag conditions.
+
+  alerts/current/<kind>/<subject, url-quoted>.json  the latest alert per key, Fired or
+                                                     Resolved; create-if-absent or
+                                                     if-match writes, so two runs cannot
+                                                     both open the same alert
+  alerts/history/<inverted firstSeen ms>-<id>.json  one snapshot per alert (lists newest
+                                                     first), rewritten when it notifies
+  alerts/sent/<notification id>.json                 delivery claims (one send per id)
+  alerts/sinks/<sink id>.json                        per-sink delivery health
+  alerts/logs-monitor.json                           the last Log Analytics query outcome
+"""
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import quote
+
+from shared.alerts.model import Alert
+
+log = logging.getLogger(__name__)
+
+PREFIX = "alerts/"
+_MAX_MS = 10**13 - 1
+
+
+def current_name(kind: str, subject: str) -> str:
+    return f"{PREFIX}current/{quote(kind, safe='')}/{quote(subject, safe='')}.json"
+
+
+def history_name(alert: Alert) -> str:
+    inverted = _MAX_MS - int(alert.first_seen.timestamp() * 1000)
+    return f"{PREFIX}history/{inverted:013d}-{alert.id}.json"
+
+
+class AlertStore:
+    """Thin, typed access to the blobs above. `container` is a ContainerClient."""
+
+    def __init__(self, container=None, settings=None):
+        if container is None:
+            from shared.settings import get_settings
+            from shared.storage import container as get_container
+
+            s = settings or get_settings()
+            container = get_container(s.state_container, s)
+        self.container = container
+
+    # --- generic JSON blobs -------------------------------------------------------------
+    def read_json(self, name: str) -> tuple[dict | None, str | None]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            dl = self.container.get_blob_client(name).download_blob()
+            return json.loads(dl.readall()), dl.properties.etag
+        except ResourceNotFoundError:
+            return None, None
+
+    def write_json(self, name: str, data: dict, etag: str | None = None,
+                   create_only: bool = False) -> bool:
+        """Write; False when the condition fails (someone else wrote first)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+
+        body = json.dumps(data, sort_keys=True).encode()
+        blob = self.container.get_blob_client(name)
+        try:
+            if create_only:
+                blob.upload_blob(body, overwrite=False)
+            elif etag:
+                blob.upload_blob(body, overwrite=True, etag=etag,
+                                 match_condition=MatchConditions.IfNotModified)
+            else:
+                blob.upload_blob(body, overwrite=True)
+            return True
+        except (ResourceExistsError, ResourceModifiedError):
+            return False
+
+    def claim(self, name: str, data: dict) -> bool:
+        """Create `name` if it does not exist; True for the one caller that created it."""
+        return self.write_json(name, data, create_only=True)
+
+    # --- alerts -------------------------------------------------------------------------
+    def get(self, kind: str, subject: str) -> tuple[Alert | None, str | None]:
+        data, etag = self.read_json(current_name(kind, subject))
+        return (Alert.from_json(data) if data else None), etag
+
+    def put(self, alert: Alert, etag: str | None) -> bool:
+        """Save the current alert for its key: create when `etag` is None, else if-match."""
+        name = current_name(alert.kind, alert.subject)
+        return self.write_json(name, alert.to_json(), etag=etag, create_only=etag is None)
+
+    def record_history(self, alert: Alert) -> None:
+        self.write_json(history_name(alert), alert.to_json())
+
+    def _read_all(self, prefix: str, limit: int | None = None) -> list[Alert]:
+        out: list[Alert] = []
+        for props in self.container.list_blobs(name_starts_with=prefix):
+            data, _ = self.read_json(props.name)
+            if data is None:
+                continue  # deleted between list and read
+            try:
+                out.append(Alert.from_json(data))
+            except ValueError:
+                log.warning("skipping unreadable alert blob %s", props.name)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def list_current(self) -> list[Alert]:
+        return self._read_all(f"{PREFIX}current/")
+
+    def list_history(self, limit: int) -> list[Alert]:
+        return self._read_all(f"{PREFIX}history/", limit)
