@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     adf_train_pipeline: str = _f("train_and_score", "ADF_TRAIN_PIPELINE")
     adf_score_pipeline: str = _f("score_only", "ADF_SCORE_PIPELINE")
     code_version: str = _f("latest", "CODE_VERSION", min_length=1)
+    # ADF client retries (connection errors, 408/429/5xx): tries in all, first backoff
+    # (doubling), longest wait (also caps a Retry-After the service sends).
+    adf_retry_attempts: int = _f(5, "ADF_RETRY_ATTEMPTS", ge=1, le=20)
+    adf_retry_backoff_seconds: float = _f(1.0, "ADF_RETRY_BACKOFF_SECONDS", ge=0)
+    adf_retry_max_seconds: float = _f(30.0, "ADF_RETRY_MAX_SECONDS", ge=0)
 
     # --- checks and alerts ----------------------------------------------------------------
     # History-based checks look at the last CHECK_HISTORY_WINDOW runs of the same kind and
