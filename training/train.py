@@ -1,12 +1,17 @@
 """`python -m training.train`: train a Keras model on a batch's curated labelled data.
 
-Splits the curated rows (stratified, seeded) into train and held-out parts, trains with a
-fixed seed, evaluates on the held-out part, writes `<ml>/models/<modelVersion>/` (model.keras,
-metrics.json, model_card.json, reference.json = the drift reference of the training data),
-then decides champion/challenger: the champion is evaluated on the same held-out rows and
-the new model is promoted (pointer `<ml>/models/champion.json`, etag-guarded) unless it is
-worse by more than `promotionTolerance`. The model version is derived from the data hash,
-code version and options, so a retried activity rewrites the same folder.
+Splits the curated rows into train and held-out parts (stratified; seeded by the data hash,
+so every run on this batch gets the same split), trains with a fixed seed, evaluates on the
+held-out part, writes `<ml>/models/<modelVersion>/` (model.keras, metrics.json,
+model_card.json, reference.json = the drift reference of the training data), then decides
+champion/challenger: the champion is evaluated on the same held-out rows and the new model
+is promoted (pointer `<ml>/models/champion.json`, etag-guarded) unless it is worse by more
+than `promotionTolerance`. The model version is derived from the data hash, code version and
+options, so a retried activity rewrites the same folder.
+
+Caveat: the champion may have been trained on rows that are in this batch's hold-out (for
+example when batches repeat digits), which flatters the champion: promotions err on the
+side of keeping it.
 """
 from __future__ import annotations
 
@@ -102,9 +107,11 @@ def run(ctx, args) -> dict:
 
     from training import model as mdl
 
-    train_idx, hold_idx = stratified_split(data.y, options.holdoutFraction, options.seed)
-    X_tr, y_tr, X_ho, y_ho = data.X[train_idx], data.y[train_idx], data.X[hold_idx], data.y[hold_idx]
     dhash = data_hash(data.X, data.y)
+    # The split depends on the data only (not on `seed`), so every challenger trained on this
+    # batch, and the champion, are judged on the same held-out rows.
+    train_idx, hold_idx = stratified_split(data.y, options.holdoutFraction, int(dhash[:8], 16))
+    X_tr, y_tr, X_ho, y_ho = data.X[train_idx], data.y[train_idx], data.X[hold_idx], data.y[hold_idx]
     version = model_version(dhash, code_version, options)
     log.info("batch %s: training %s on %d rows, holding out %d (options %s)", batch_id, version,
              len(train_idx), len(hold_idx), options.as_dict())
