@@ -1,0 +1,192 @@
+"""Pipeline semantics on the emulator: dependency conditions and the leaf rule, control-flow
+activities, WebActivity, policy retry/timeout, and clear failures for what is unsupported."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from tests.integration.adf.conftest import custom, pipeline, wait_for
+
+
+def _dep(name: str, *conditions: str) -> dict:
+    return {"activity": name, "dependencyConditions": list(conditions)}
+
+
+def test_failure_path_handles_the_error_so_the_run_succeeds(adf, deploy):
+    # try/catch: only the Failed branch is a leaf that runs, so the run succeeds (leaf rule)
+    deploy(p_catch=pipeline([
+        custom("Try", "echo boom >&2; exit 1"),
+        custom("Catch", "echo handled", depends=[_dep("Try", "Failed")]),
+    ]))
+    status = wait_for(adf, adf.start_run("p_catch", "b1", {})["runId"])
+    assert status["status"] == "succeeded"
+    assert {a["name"]: a["status"] for a in status["activities"]} == \
+        {"Try": "failed", "Catch": "succeeded"}
+
+
+def test_conditions_succeeded_failed_skipped_completed(adf, deploy):
+    deploy(p_conditions=pipeline([
+        custom("Fails", "exit 2"),
+        custom("OnSuccess", "true", depends=[_dep("Fails", "Succeeded")]),
+        custom("OnSkip", "true", depends=[_dep("OnSuccess", "Skipped")]),
+        custom("Always", "true", depends=[_dep("Fails", "Completed")]),
+        custom("OnFailure", "true", depends=[_dep("Fails", "Failed")]),
+    ]))
+    status = wait_for(adf, adf.start_run("p_conditions", "b1", {})["runId"])
+    assert {a["name"]: a["status"] for a in status["activities"]} == {
+        "Fails": "failed", "OnSuccess": "skipped", "OnSkip": "succeeded",
+        "Always": "succeeded", "OnFailure": "succeeded"}
+    # leaves OnSkip, Always, OnFailure all succeeded: the run succeeds
+    assert status["status"] == "succeeded"
+
+
+def test_set_variable_if_condition_and_until(adf, deploy):
+    deploy(p_flow=pipeline(
+        [
+            {"name": "SetName", "type": "SetVariable", "typeProperties": {
+                "variableName": "name",
+                "value": "@concat('x-', pipeline().parameters.batchId)"}},
+            {"name": "Check", "type": "IfCondition",
+             "dependsOn": [_dep("SetName", "Succeeded")],
+             "typeProperties": {
+                 "expression": {"value": "@and(equals(variables('name'), 'x-b7'), "
+                                         "not(equals(pipeline().parameters.mode, 'score')))",
+                                "type": "Expression"},
+                 "ifTrueActivities": [custom(
+                     "Echo", "python -c \"import json; a=json.load(open('activity.json'));"
+                             "json.dump(a['typeProperties']['extendedProperties'], "
+                             "open('outputs.json','w'))\"",
+                     extended={"greeting": "hello @{variables('name')} in @{pipeline().Pipeline}"})],
+                 "ifFalseActivities": [custom("Never", "exit 1")]}},
+            {"name": "Loop", "type": "Until", "dependsOn": [_dep("Check", "Succeeded")],
+             "typeProperties": {
+                 "expression": {"value": "@equals(variables('done'), 'yes')",
+                                "type": "Expression"},
+                 "timeout": "0.00:01:00",
+                 "activities": [
+                     {"name": "Pause", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 0}},
+                     {"name": "MarkDone", "type": "SetVariable",
+                      "dependsOn": [_dep("Pause", "Succeeded")],
+                      "typeProperties": {"variableName": "done", "value": "yes"}}]}},
+        ],
+        {"mode": {"type": "string", "defaultValue": "train"}},
+        variables={"name": {"type": "String"}, "done": {"type": "String", "defaultValue": "no"}},
+    ))
+    status = wait_for(adf, adf.start_run("p_flow", "b7", {})["runId"])
+    assert status["status"] == "succeeded", status
+    names = {a["name"]: a["status"] for a in status["activities"]}
+    assert names["Echo"] == "succeeded" and "Never" not in names
+    assert names["Loop"] == "succeeded" and names["MarkDone"] == "succeeded"
+    assert status["outputs"]["Echo"] == {"greeting": "hello x-b7 in p_flow"}
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append(json.loads(body))
+        data = json.dumps({"accepted": True}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_web_activity_calls_a_loopback_url_and_its_response_is_the_output(adf, deploy):
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        deploy(p_web=pipeline([
+            {"name": "Notify", "type": "WebActivity", "typeProperties": {
+                "url": url, "method": "POST",
+                "body": {"runId": "@pipeline().RunId", "batch": "@pipeline().parameters.batchId"}}},
+            {"name": "UseIt", "type": "IfCondition", "dependsOn": [_dep("Notify", "Succeeded")],
+             "typeProperties": {"expression": {"value": "@activity('Notify').output.accepted",
+                                               "type": "Expression"},
+                                "ifTrueActivities": [{"name": "Ok", "type": "Wait",
+                                                      "typeProperties": {"waitTimeInSeconds": 0}}]}},
+            {"name": "Outside", "type": "WebActivity", "typeProperties": {
+                "url": "https://example.com/x", "method": "GET"}},
+        ]))
+        run = adf.start_run("p_web", "b-web", {})
+        status = wait_for(adf, run["runId"])
+    finally:
+        server.shutdown()
+    assert _Hook.received[-1] == {"runId": run["runId"], "batch": "b-web"}
+    acts = {a["name"]: a for a in status["activities"]}
+    assert acts["Ok"]["status"] == "succeeded"
+    assert acts["Outside"]["status"] == "failed"
+    assert "not a loopback address" in acts["Outside"]["error"]
+    assert status["status"] == "failed" and status["error"]["activity"] == "Outside"
+
+
+def test_policy_retry_runs_the_activity_again_and_each_try_is_recorded(adf, deploy, tmp_path):
+    marker = tmp_path / "tried"
+    deploy(p_retry_policy=pipeline([custom(
+        "Flaky", f"if [ -f {marker} ]; then echo ok; else touch {marker}; exit 1; fi",
+        policy={"retry": 2, "retryIntervalInSeconds": 0, "timeout": "0.00:05:00"})]))
+    status = wait_for(adf, adf.start_run("p_retry_policy", "b1", {})["runId"])
+    assert status["status"] == "succeeded"
+    assert status["activities"][0]["attempts"] == 2
+    runs = adf.mgmt.activity_runs.query_by_pipeline_run(
+        adf.rg, adf.factory, status["runId"], _window())
+    assert sorted(r.status for r in runs.value) == ["Failed", "Succeeded"]
+
+
+def test_policy_timeout_fails_the_activity_and_kills_the_command(adf, deploy):
+    deploy(p_timeout=pipeline([custom("TooSlow", "sleep 30",
+                                      policy={"timeout": "0.00:00:01", "retry": 0})]))
+    status = wait_for(adf, adf.start_run("p_timeout", "b1", {})["runId"], timeout=30)
+    assert status["status"] == "failed"
+    assert "timed out" in status["error"]["message"] and "0.00:00:01" in status["error"]["message"]
+    assert status["activities"][0]["durationSeconds"] < 20
+
+
+@pytest.mark.parametrize("expression,named", [
+    ("@formatDateTime(utcnow(), 'yyyy')", "formatDateTime"),
+    ("@pipeline().parameters.nope", "nope"),
+    ("@activity('Ghost').output.x", "Ghost"),
+])
+def test_an_unsupported_or_bad_expression_fails_the_run_naming_it(adf, deploy, expression, named):
+    deploy(p_expr=pipeline([custom("Uses", "true", extended={"x": expression})]))
+    status = wait_for(adf, adf.start_run("p_expr", f"b-{named}", {})["runId"])
+    assert status["status"] == "failed"
+    assert status["error"]["activity"] == "Uses"
+    assert named in status["error"]["message"] and expression in status["error"]["message"]
+
+
+def test_an_unsupported_activity_type_fails_the_run_naming_it(adf, deploy):
+    deploy(p_type=pipeline([{"name": "Loop", "type": "ForEach", "typeProperties": {
+        "items": {"value": "@pipeline().parameters.batchId", "type": "Expression"},
+        "activities": []}}]))
+    status = wait_for(adf, adf.start_run("p_type", "b1", {})["runId"])
+    assert status["status"] == "failed"
+    assert "'ForEach'" in status["error"]["message"] and "not supported" in status["error"]["message"]
+
+
+def test_missing_required_parameter_is_refused_at_create(adf, deploy):
+    from azure.core.exceptions import HttpResponseError
+
+    deploy(p_params=pipeline([custom("A", "true")], {"codeVersion": {"type": "string"}}))
+    with pytest.raises(HttpResponseError) as err:
+        adf.start_run("p_params", "b1", {})
+    assert err.value.status_code == 400 and "codeVersion" in str(err.value)
+
+
+def _window():
+    import datetime as dt
+
+    from azure.mgmt.datafactory.models import RunFilterParameters
+
+    now = dt.datetime.now(dt.UTC)
+    return RunFilterParameters(last_updated_after=now - dt.timedelta(hours=1),
+                               last_updated_before=now + dt.timedelta(hours=1))
