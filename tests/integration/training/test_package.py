@@ -1,0 +1,47 @@
+"""The code package: content-derived version, idempotent upload to code/<version>/, and a
+folder that runs the programs once downloaded the way Batch does."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from training.package import HERE, build_package, upload_package
+
+
+def test_upload_is_versioned_by_content_and_idempotent(ml_env, tmp_path):
+    service = ml_env.store.service
+    version = upload_package(service, ml_env.ml)
+    assert version == build_package().version and len(version) == 12
+    names = ml_env.store.list_names(ml_env.ml, f"code/{version}/")
+    assert f"code/{version}/training/preprocess.py" in names
+    assert f"code/{version}/training/requirements.txt" in names
+    assert not any("__pycache__" in n for n in names)
+    current = ml_env.store.read_json(ml_env.ml, "code/current.json")
+    assert current["version"] == version and current["uploadedAt"]
+    etag = ml_env.store.blob(ml_env.ml, f"code/{version}/package.json").get_blob_properties().etag
+
+    assert upload_package(service, ml_env.ml) == version  # again: nothing rewritten
+    assert ml_env.store.blob(ml_env.ml, f"code/{version}/package.json").get_blob_properties().etag == etag
+    assert ml_env.store.read_json(ml_env.ml, "code/current.json") == current
+
+    # a changed file is a new version
+    copy = tmp_path / "training"
+    shutil.copytree(HERE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "score.py").write_text((copy / "score.py").read_text() + "\n# changed\n")
+    assert build_package(copy).version != version
+
+    # downloaded as Batch does (sub-folders kept), the programs run from the working folder
+    wd = tmp_path / "wd"
+    prefix = f"code/{version}/"
+    for name in names:
+        target = wd / name[len(prefix):]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(ml_env.store.read_bytes(ml_env.ml, name))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-m", "training.preprocess", "--help"], cwd=wd,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "--manifest-path" in proc.stdout
+    assert Path(wd / "training" / "__init__.py").exists()
