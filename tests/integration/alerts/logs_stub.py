@@ -6,11 +6,12 @@ import datetime as dt
 import ipaddress
 import json
 import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from azure.core.credentials import AccessToken
+
+from tests.integration.alerts.receiver import ServedInThread
 
 
 def make_ca_and_cert(folder: Path) -> tuple[Path, Path, Path]:
@@ -59,8 +60,10 @@ class StaticToken:
         return AccessToken("stub-token", int(dt.datetime.now(dt.UTC).timestamp()) + 3600)
 
 
-class LogsStub:
+class LogsStub(ServedInThread):
     """Answers every query with `self.tables` (or `self.fail` = (status, error body))."""
+
+    scheme = "https"
 
     def __init__(self, folder: Path):
         self.ca, cert, key = make_ca_and_cert(folder)
@@ -85,20 +88,6 @@ class LogsStub:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"https://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler, lambda sock: ctx.wrap_socket(sock, server_side=True))

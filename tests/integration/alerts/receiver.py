@@ -5,7 +5,32 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class Receiver:
+class ServedInThread:
+    """A ThreadingHTTPServer on a free loopback port, served from a daemon thread while the
+    object is used as a context manager."""
+
+    scheme = "http"
+
+    def serve(self, handler, wrap=None):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        if wrap is not None:
+            self.server.socket = wrap(self.server.socket)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Receiver(ServedInThread):
     """`script[path]` is a list of (status, headers) answered in turn; the last one repeats.
     Unscripted paths answer 200."""
 
@@ -32,20 +57,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.serve(Handler)
 
     def to(self, path: str) -> list[dict]:
         return [r for r in self.requests if r["path"] == path]
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()

@@ -29,7 +29,7 @@ def stub(tmp_path):
 @pytest.fixture
 def logs_env(app_env, settings_env, stub):
     settings_env.setenv("LOG_ANALYTICS_WORKSPACE_ID", "ws-1234")
-    settings_env.setenv("LOG_ANALYTICS_ENDPOINT", stub.endpoint)
+    settings_env.setenv("LOG_ANALYTICS_ENDPOINT", stub.url)
     settings_env.setenv("LOG_ANALYTICS_CA_BUNDLE", str(stub.ca))
     settings_env.setenv("CHECK_RUN_MAX_SECONDS", "3600")
     reset_settings()
