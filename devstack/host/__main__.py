@@ -1,0 +1,5 @@
+import sys
+
+from devstack.host.cli import main
+
+sys.exit(main())

@@ -1,0 +1,75 @@
+"""`python -m devstack.host --settings PATH --port 7071 [--app function_app]
+[--state-dir .devstack/host]`: run the app as `func start` would, print its routes, keys and
+the Durable API base, and serve until SIGINT/SIGTERM."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from devstack.host.config import ConfigError, HostConfig, apply_settings, read_settings_file
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m devstack.host",
+                                description="Local Azure Functions host stand-in")
+    p.add_argument("--settings", type=Path, default=Path("local.settings.json"),
+                   help="settings file in local.settings.json format")
+    p.add_argument("--port", type=int, default=None,
+                   help="HTTP port (default: Host.LocalHttpPort of the settings file, or 7071)")
+    p.add_argument("--app", default="function_app", help="module that defines `app`")
+    p.add_argument("--state-dir", type=Path, default=Path(".devstack/host"),
+                   help="where the host keeps its keys file")
+    p.add_argument("--script-root", type=Path, default=Path.cwd(),
+                   help="folder with host.json and the app (default: current folder)")
+    p.add_argument("--log-level", default=os.environ.get("DEVSTACK_HOST_LOG_LEVEL", "INFO"))
+    return p.parse_args(argv)
+
+
+def _local_http_port(path: Path) -> int | None:
+    import json
+
+    try:
+        port = (json.loads(path.read_text()).get("Host") or {}).get("LocalHttpPort")
+    except (OSError, ValueError):
+        return None
+    return int(port) if port else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("azure.core.pipeline.policies.http_logging_policy", "azure.storage"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        values = read_settings_file(args.settings)
+        apply_settings(values)  # before the app is imported, as the real host does
+        root = args.script_root.resolve()
+        sys.path.insert(0, str(root))
+        os.chdir(root)
+        port = args.port if args.port is not None else _local_http_port(args.settings)
+        config = HostConfig.load(dict(os.environ), root / "host.json", port)
+        from devstack.host.host import Host, keys_path
+        from devstack.host.index import index_app, load_app
+        from devstack.host.keys import load_or_create
+
+        keys = load_or_create(keys_path(args.state_dir.resolve()))
+        host = Host(index_app(load_app(args.app)), config, keys, dict(os.environ))
+    except (ConfigError, LookupError, ValueError, ImportError) as exc:
+        print(f"devstack host: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    host.start()
+    print("\n".join(host.describe()), flush=True)
+    print(f"\nHost started: {host.base_url} (Ctrl+C to stop)", flush=True)
+    stop.wait()
+    print("devstack host: stopping", file=sys.stderr, flush=True)
+    host.stop()
+    return 0
