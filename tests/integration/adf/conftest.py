@@ -117,3 +117,14 @@ def wait_for(adf, run_id: str, statuses=("succeeded", "failed", "cancelled"),
             raise AssertionError(f"run {run_id} still {status['status']} after {timeout}s: "
                                  f"{json.dumps(status, indent=1)[:3000]}")
         time.sleep(0.1)
+
+
+def window(hours: float = 1.0):
+    """A RunFilterParameters covering the last and next `hours`."""
+    import datetime as dt
+
+    from azure.mgmt.datafactory.models import RunFilterParameters
+
+    now = dt.datetime.now(dt.UTC)
+    return RunFilterParameters(last_updated_after=now - dt.timedelta(hours=hours),
+                               last_updated_before=now + dt.timedelta(hours=hours))

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from tests.integration.adf.conftest import custom, pipeline, wait_for
+from tests.integration.adf.conftest import custom, pipeline, wait_for, window
 
 
 def _dep(name: str, *conditions: str) -> dict:
@@ -138,7 +138,7 @@ def test_policy_retry_runs_the_activity_again_and_each_try_is_recorded(adf, depl
     assert status["status"] == "succeeded"
     assert status["activities"][0]["attempts"] == 2
     runs = adf.mgmt.activity_runs.query_by_pipeline_run(
-        adf.rg, adf.factory, status["runId"], _window())
+        adf.rg, adf.factory, status["runId"], window())
     assert sorted(r.status for r in runs.value) == ["Failed", "Succeeded"]
 
 
@@ -180,13 +180,3 @@ def test_missing_required_parameter_is_refused_at_create(adf, deploy):
     with pytest.raises(HttpResponseError) as err:
         adf.start_run("p_params", "b1", {})
     assert err.value.status_code == 400 and "codeVersion" in str(err.value)
-
-
-def _window():
-    import datetime as dt
-
-    from azure.mgmt.datafactory.models import RunFilterParameters
-
-    now = dt.datetime.now(dt.UTC)
-    return RunFilterParameters(last_updated_after=now - dt.timedelta(hours=1),
-                               last_updated_before=now + dt.timedelta(hours=1))

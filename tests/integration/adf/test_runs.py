@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.integration.adf.conftest import custom, pipeline, wait_for
+from tests.integration.adf.conftest import custom, pipeline, wait_for, window
 
 CODE_FOLDER = "@concat(pipeline().parameters.mlContainer, '/code/', pipeline().parameters.codeVersion)"
 PARAMS = {"mlContainer": {"type": "string", "defaultValue": "ml"},
@@ -87,7 +87,7 @@ json.dump({"batch": props["batchId"], "runId": props["runId"],
     assert os.path.dirname(out["python"]) == os.path.dirname(sys.executable)  # the venv's
     # stdout kept in storage under adfjobs/<activityRunId>/, as Batch does
     runs = adf.mgmt.activity_runs.query_by_pipeline_run(
-        adf.rg, adf.factory, started["runId"], _window())
+        adf.rg, adf.factory, started["runId"], window())
     record = runs.value[0]
     assert record.output["exitcode"] == 0 and record.output["customOutput"] == out
     jobs = container("adfjobs")
@@ -95,15 +95,6 @@ json.dump({"batch": props["batchId"], "runId": props["runId"],
     assert b"hello from" in stdout
     assert record.output["outputs"][0].endswith(f"{record.activity_run_id}/output/stdout.txt")
 
-
-def _window():
-    import datetime as dt
-
-    from azure.mgmt.datafactory.models import RunFilterParameters
-
-    now = dt.datetime.now(dt.UTC)
-    return RunFilterParameters(last_updated_after=now - dt.timedelta(hours=1),
-                               last_updated_before=now + dt.timedelta(hours=1))
 
 
 def test_failing_activity_fails_the_run_with_its_error_and_skips_downstream(adf, deploy):
@@ -235,7 +226,7 @@ def test_query_pipeline_runs_pages_return_every_run_exactly_once(adf, deploy):
     created = {adf.mgmt.pipelines.create_run(adf.rg, adf.factory, "p_many",
                                              parameters={"batchId": f"b{i}"}).run_id
                for i in range(150)}
-    first_page = adf.mgmt.pipeline_runs.query_by_factory(adf.rg, adf.factory, _window())
+    first_page = adf.mgmt.pipeline_runs.query_by_factory(adf.rg, adf.factory, window())
     assert len(first_page.value) == 100 and first_page.continuation_token
     runs = adf.query_runs(1, pipeline="p_many")
     ids = [r["runId"] for r in runs]
