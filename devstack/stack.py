@@ -31,6 +31,7 @@ class LocalStack:
     fixed_ports: bool = False  # the documented default ports (make up) instead of free ones
     host_port: int | None = None
     webhook_secret: str = "local-demo-signing-secret"
+    base_settings: dict[str, str] | None = None  # default: local.settings.example.json
 
     def __post_init__(self):
         self.root = Path(self.root)
@@ -45,7 +46,7 @@ class LocalStack:
     # --- settings -------------------------------------------------------------------
     def settings(self) -> dict[str, str]:
         """The app's settings for this stack: the example values, pointed at our services."""
-        values = example_values()
+        values = dict(self.base_settings or example_values())
         conn = self.azurite.connection_string
         values.update({
             "AzureWebJobsStorage": conn,

@@ -19,11 +19,19 @@ def batch_sealer(context: df.DurableOrchestrationContext):
     return (yield from logic(context))
 
 
-def _activity(name: str):
-    def run(payload):
-        from shared import run_activities
+@bp.orchestration_trigger(context_name="context")
+def freshness_monitor(context: df.DurableOrchestrationContext):
+    from shared.orchestration.freshness_monitor import freshness_monitor as logic
 
-        return getattr(run_activities, name)(payload)
+    return (yield from logic(context))
+
+
+def _activity(module: str, name: str):
+    """Register `shared.<module>.<name>` as the activity `name` (imported when it runs)."""
+    def run(payload):
+        import importlib
+
+        return getattr(importlib.import_module(f"shared.{module}"), name)(payload)
 
     run.__name__ = name
     return bp.activity_trigger(input_name="payload")(bp.function_name(name)(run))
@@ -31,4 +39,5 @@ def _activity(name: str):
 
 for _name in ("begin_run", "start_adf_run", "get_adf_run_status", "cancel_adf_run",
               "rerun_adf_run", "finish_run", "seal_batches"):
-    _activity(_name)
+    _activity("run_activities", _name)
+_activity("monitor", "check_freshness")

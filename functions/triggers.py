@@ -11,13 +11,24 @@ log = logging.getLogger(__name__)
 @bp.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def hourly_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    from shared.glue import sweep_and_start
+    from shared.glue import ensure_monitor, sweep_and_start
 
     if timer.past_due:
         log.warning("hourly sweep is running late (past due)")
+    await ensure_monitor(client)
     result = await sweep_and_start(client, reason="hourly sweep")
     log.info("hourly sweep: %d runs (%d started)", len(result["runs"]),
              sum(r["started"] for r in result["runs"]))
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%MONITOR_KEEPALIVE_SCHEDULE%", run_on_startup=True)
+@bp.durable_client_input(client_name="client")
+async def monitor_keepalive(timer: func.TimerRequest,
+                            client: df.DurableOrchestrationClient) -> None:
+    """Starts the freshness monitor at start-up and restarts it if it ever ended."""
+    from shared.glue import ensure_monitor
+
+    await ensure_monitor(client)
 
 
 @bp.event_grid_trigger(arg_name="event")

@@ -34,6 +34,26 @@ async def ensure_started(client, orchestrator: str, instance_id: str, payload) -
     return True
 
 
+LIVE_STATES = {"Running", "Pending", "ContinuedAsNew"}
+
+
+async def ensure_running(client, orchestrator: str, instance_id: str, payload) -> bool:
+    """Keep a singleton alive: start it unless it is running; True if we (re)started it."""
+    status = await client.get_status(instance_id)
+    state = getattr(getattr(status, "runtime_status", None), "value", None)
+    if state in LIVE_STATES:
+        return False
+    await client.start_new(orchestrator, instance_id, payload)
+    log.info("%s %s (was %s)", "restarted" if state else "started", instance_id, state)
+    return True
+
+
+async def ensure_monitor(client) -> bool:
+    from shared.orchestration.freshness_monitor import MONITOR_INSTANCE
+
+    return await ensure_running(client, "freshness_monitor", MONITOR_INSTANCE, {"cycle": 0})
+
+
 def _describe(client, batch: dict, started: bool) -> dict:
     urls = client.create_http_management_payload(batch["batchId"])
     return {"batchId": batch["batchId"], "instanceId": batch["batchId"], "kind": batch["kind"],
@@ -105,3 +125,22 @@ async def note_landed_blob(client, kind: str, now: datetime | None = None) -> st
         "kind": kind, "windowSeconds": s.event_batch_window_seconds,
         "quietSeconds": s.landing_quiet_seconds})
     return instance
+
+
+async def start_action_run(client, action: str, alert_id: str) -> list[dict]:
+    """An alert rule asks to `retrain` (train-and-score on the newest labelled batch) or
+    `score` (rescore the newest unlabelled batch). The run is a new batch over the same
+    files, its id derived from the alert, so a repeated alert starts nothing more."""
+    from shared.run_records import RunRecords
+
+    kind = "labelled" if action == "retrain" else "unlabelled"
+    newest = await asyncio.to_thread(RunRecords().recent, 1, kind)
+    if not newest:
+        log.warning("alert %s asks to %s, but there is no %s batch yet", alert_id, action, kind)
+        return []
+    base = newest[0]
+    batch = {"batchId": f"{base['batchId']}-{action}-{alert_id[-12:]}", "kind": kind,
+             "mode": "train-and-score" if action == "retrain" else "score",
+             "manifestPath": base["manifestPath"], "files": base.get("files", []),
+             "reason": f"alert {alert_id}: {action}"}
+    return await start_batches(client, [batch])

@@ -111,9 +111,17 @@ def finish_run(result: dict) -> dict:
     from shared.evaluation import evaluate_finished_run
     from shared.run_records import RunRecords
 
-    record = RunRecords().update(result["batchId"], result)
-    judged = evaluate_finished_run(record)
-    record = RunRecords().update(result["batchId"], judged)
+    records = RunRecords()
+    if result["status"] == "succeeded" and "Score" in result.get("outputs", {}):
+        from shared.markers import raise_marker
+        from shared.storage import container
+
+        s = get_settings()
+        raise_marker(container(s.state_container, s), "newest-predictions",
+                     datetime.fromisoformat(result["finishedAt"]))
+    judged = evaluate_finished_run({**(records.get(result["batchId"]) or {}), **result})
+    # One write: the terminal status and its judgement appear together.
+    record = records.update(result["batchId"], {**result, **judged})
     log.info("batch %s: run %s ended %s after %.0fs (ADF runs %s)", result["batchId"],
              result["instanceId"], result["status"], result["durationSeconds"],
              ",".join(result["adfRunIds"]))

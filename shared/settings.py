@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     # --- Durable Functions ------------------------------------------------------------
     task_hub_name: str = _f("adfmlglue", "TASK_HUB_NAME", pattern=r"^[A-Za-z][A-Za-z0-9]{2,44}$")
     sweep_schedule: str = _f("0 0 * * * *", "SWEEP_SCHEDULE")
+    monitor_keepalive_schedule: str = _f("0 */10 * * * *", "MONITOR_KEEPALIVE_SCHEDULE")
 
     # --- Data Factory -----------------------------------------------------------------
     adf_subscription_id: str = _f("00000000-0000-0000-0000-000000000000", "ADF_SUBSCRIPTION_ID")
@@ -108,6 +109,19 @@ class Settings(BaseSettings):
     log_analytics_endpoint: str | None = _f(None, "LOG_ANALYTICS_ENDPOINT")
     log_analytics_ca_bundle: str | None = _f(None, "LOG_ANALYTICS_CA_BUNDLE")
     logs_window_minutes: int = _f(60, "LOGS_WINDOW_MINUTES", ge=1, le=10080)
+
+    # --- orchestration of pipeline runs ----------------------------------------------
+    poll_interval_seconds: float = _f(30.0, "POLL_INTERVAL_SECONDS", gt=0)
+    poll_max_interval_seconds: float = _f(300.0, "POLL_MAX_INTERVAL_SECONDS", gt=0)
+    run_timeout_seconds: float = _f(6 * 3600.0, "RUN_TIMEOUT_SECONDS", gt=0)
+    max_reruns: int = _f(0, "MAX_RERUNS", ge=0, le=10)
+    polls_per_generation: int = _f(50, "POLLS_PER_GENERATION", ge=2, le=1000)
+    event_batch_window_seconds: float = _f(60.0, "EVENT_BATCH_WINDOW_SECONDS", ge=0)
+    pending_restart_seconds: float = _f(300.0, "PENDING_RESTART_SECONDS", ge=0)
+    train_options: str = _f("{}", "TRAIN_OPTIONS")
+    freshness_interval_seconds: float = _f(300.0, "FRESHNESS_INTERVAL_SECONDS", ge=1)
+    # Where people reach the app (links in alerts); empty: alerts carry no links.
+    public_base_url: str | None = _f(None, "PUBLIC_BASE_URL")
 
     @model_validator(mode="after")
     def _storage_configured(self) -> Settings:

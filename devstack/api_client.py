@@ -1,0 +1,64 @@
+"""A small client for the app's HTTP API on the host stand-in (tests and the demo)."""
+from __future__ import annotations
+
+import time
+
+import requests
+
+TERMINAL = {"succeeded", "failed", "timed_out", "cancelled"}
+
+
+class AppClient:
+    def __init__(self, base_url: str, function_key: str | None, timeout: float = 30.0):
+        self.base = base_url.rstrip("/")
+        self.session = requests.Session()
+        if function_key:
+            self.session.headers["x-functions-key"] = function_key
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, **kw) -> requests.Response:
+        return self.session.request(method, f"{self.base}/api/{path.lstrip('/')}",
+                                    timeout=self.timeout, **kw)
+
+    def start(self, body: dict | None = None) -> dict:
+        r = self.request("POST", "runs", json=body) if body is not None else self.request("POST", "runs")
+        r.raise_for_status()
+        return r.json()
+
+    def run(self, batch_id: str) -> dict | None:
+        r = self.request("GET", f"runs/{batch_id}")
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        return r.json()
+
+    def runs(self, limit: int = 50) -> list[dict]:
+        r = self.request("GET", "runs", params={"limit": limit})
+        r.raise_for_status()
+        return r.json()["runs"]
+
+    def wait_for_run(self, batch_id: str, timeout: float = 300.0, on_update=None) -> dict:
+        """Poll until the batch's run is finished (terminal status); return its record."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            record = self.run(batch_id)
+            if on_update and record:
+                on_update(record)
+            if record and record.get("status") in TERMINAL:
+                return record
+            time.sleep(0.5)
+        raise TimeoutError(f"run {batch_id} did not finish within {timeout:.0f}s")
+
+    def wait_for_runs_of(self, file_names: list[str], timeout: float = 300.0) -> list[dict]:
+        """Wait until every named file is in a finished run; return those runs."""
+        deadline = time.monotonic() + timeout
+        wanted = set(file_names)
+        while time.monotonic() < deadline:
+            found = [r for r in self.runs(200)
+                     if wanted & {f["name"] for f in r.get("files", [])}]
+            covered = {f["name"] for r in found for f in r.get("files", [])}
+            if wanted <= covered and all(r.get("status") in TERMINAL for r in found):
+                return found
+            time.sleep(0.5)
+        raise TimeoutError(f"files {sorted(wanted)[:3]}... not all in finished runs "
+                           f"within {timeout:.0f}s")

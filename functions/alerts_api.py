@@ -1,0 +1,45 @@
+"""Alert intake from Azure Monitor (common alert schema) and the list of alerts."""
+import logging
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from functions.http_util import error, json_response
+
+bp = df.Blueprint()
+log = logging.getLogger(__name__)
+
+
+@bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def receive_alert(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    from datetime import UTC, datetime
+
+    from shared.alert_intake import SECRET_HEADER, IntakeError, receive_alert
+    from shared.alerts import deliver
+    from shared.glue import start_action_run
+
+    secret = req.headers.get(SECRET_HEADER) or req.params.get("secret")
+    try:
+        result = receive_alert(req.get_body(), secret, datetime.now(UTC))
+    except IntakeError as exc:
+        return json_response(exc.to_response(), exc.status)
+    if result.notifications:
+        deliver(result.notifications)
+    body = result.to_response()
+    if result.action in ("retrain", "score") and result.alert:
+        body["runs"] = await start_action_run(client, result.action, result.alert["id"])
+    return json_response(body, 202)
+
+
+@bp.route(route="alerts", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def list_alerts(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.alerts import list_alerts
+    from shared.api_models import BadRequest, parse_limit
+
+    try:
+        limit = parse_limit(req.params.get("limit"), default=50)
+    except BadRequest as exc:
+        return error(400, "invalid request", str(exc))
+    open_only = req.params.get("state", "open") == "open"
+    return json_response({"alerts": list_alerts(open_only=open_only, limit=limit)})
