@@ -198,14 +198,10 @@ class AdfClient:
     # --- calls with bounded retries ------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], Any], *, attempts: int | None = None,
               refused_only: bool = False) -> Any:
-        from azure.core.exceptions import ResourceNotFoundError
-
         limit = attempts or self.attempts
         for attempt in range(1, limit + 1):
             try:
                 return fn()
-            except ResourceNotFoundError:
-                raise
             except Exception as exc:
                 if not is_transient(exc, refused_only) or attempt == limit:
                     if is_transient(exc, refused_only):

@@ -79,16 +79,14 @@ class Emulator(_Location):
         return self
 
     def stop(self) -> None:
-        """Stop serving and cancel what runs (its processes are killed)."""
+        """Stop serving; runs in progress are left to resume at the next start (their
+        processes are killed, so those activities count as lost and retry per policy)."""
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
         if self.engine is not None:
-            for execution in list(self.engine.executions.values()):
-                execution.cancel.set()
-            for execution in list(self.engine.executions.values()):
-                execution.join(10)
+            self.engine.shutdown()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -132,7 +130,7 @@ class EmulatorProcess(_Location):
                     raise
 
     def stop(self) -> None:
-        """SIGTERM: the emulator stops serving and cancels what it runs."""
+        """SIGTERM: the emulator stops serving and kills what it runs (see Emulator.stop)."""
         self._signal(signal.SIGTERM)
 
     def kill(self) -> None:

@@ -289,6 +289,16 @@ class Engine:
         self.dispatch(run["factory"], run["pipelineName"])
 
     # --- restart ---------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop as a restart would: freeze the state on disk and kill activity processes;
+        the next start resumes the runs (lost activities retried per policy)."""
+        with self.store.lock:
+            self.store.freeze()
+            for run in self.store.runs.values():
+                for rec in run["activityRuns"]:
+                    if rec["status"] == "InProgress" and rec.get("_pid"):
+                        kill_process_group(rec["_pid"], rec.get("_pidStart"))
+
     def recover(self) -> None:
         """Pick up where a previous emulator process stopped (see the module docstring)."""
         pipelines = set()

@@ -47,6 +47,7 @@ class Store:
         self.lock = threading.RLock()
         self.resources: dict[str, dict[str, dict[str, dict]]] = {}
         self.runs: dict[str, dict] = {}
+        self.frozen = False  # set at shutdown: what is on disk stays as it was
         (self.dir / "runs").mkdir(parents=True, exist_ok=True)
         (self.dir / "factories").mkdir(parents=True, exist_ok=True)
         self._load()
@@ -76,7 +77,15 @@ class Store:
             self._save_factory(key)
             return found
 
+    def freeze(self) -> None:
+        """Stop writing: after a shutdown the files describe the moment it happened, so the
+        next start resumes from there (threads still winding down write nothing)."""
+        with self.lock:
+            self.frozen = True
+
     def _save_factory(self, key: str) -> None:
+        if self.frozen:
+            return
         _write_json(
             self.dir / "factories" / (key.replace("/", "__") + ".json"),
             {"key": key, "resources": self.resources[key]},
@@ -96,6 +105,8 @@ class Store:
         with self.lock:
             run["lastUpdated"] = iso(utcnow())
             self.runs[run["runId"]] = run
+            if self.frozen:
+                return
             _write_json(self.dir / "runs" / f"{run['runId']}.json", run)
 
     def runs_of(self, key: str) -> list[dict]:

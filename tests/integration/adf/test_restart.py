@@ -81,6 +81,22 @@ def test_runs_survive_a_crash_and_lost_activities_are_retried_or_failed(
     assert adf.start_run("p_done", "b-done", {})["runId"] == done["runId"]
 
 
+def test_a_graceful_stop_kills_activity_processes_and_the_next_start_resumes(
+        process_emulator, deploy, adf, tmp_path):
+    pidfile, marker = tmp_path / "work.pid", tmp_path / "m"
+    deploy(p_resume=pipeline([custom(
+        "Work", f"if [ -f {marker} ]; then echo resumed; exit 0; fi; touch {marker}; "
+                f"echo $$ > {pidfile}; sleep 120",
+        policy={"retry": 1, "retryIntervalInSeconds": 0})]))
+    run = adf.start_run("p_resume", "b-resume", {})
+    pid = int(_wait_file(pidfile))
+    process_emulator.stop()
+    assert not _alive(pid)
+    process_emulator.start()
+    status = wait_for(adf, run["runId"])
+    assert status["status"] == "succeeded" and status["activities"][0]["attempts"] == 2
+
+
 def test_command_line_prints_the_endpoint_and_writes_the_ca(azurite, tmp_path):
     import subprocess
     import sys
