@@ -49,8 +49,9 @@ def fit(model, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int) -> No
 
 
 def predict_proba(model, X: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """Class probabilities, one compiled call per chunk (no per-32-row loop)."""
-    out = [np.asarray(model.predict_on_batch(X[i:i + chunk].astype(np.float32)))
+    """Class probabilities: one direct call per chunk. Large chunks amortise the per-call
+    cost, and an eager call does not retrace a tf.function for every new chunk shape."""
+    out = [np.asarray(model(X[i:i + chunk].astype(np.float32), training=False))
            for i in range(0, len(X), chunk)]
     return np.concatenate(out) if out else np.zeros((0, N_CLASSES), np.float32)
 
