@@ -88,13 +88,13 @@ class LocalStack:
     def deploy(self) -> dict:
         """Deploy adf/ to the emulator and upload the training code (as a release would)."""
         from shared.adf_client import get_adf_client
-        from training.package import package_and_upload
+        from shared.settings import get_settings
+        from shared.storage import blob_service
+        from training.package import upload_package
 
         self.apply_to_environment()
         deployed = get_adf_client().deploy(ROOT / "adf")
-        s = self.settings()
-        version = package_and_upload(connection_string=s["STORAGE_CONNECTION_STRING"],
-                                     container=s.get("ML_CONTAINER", "ml"))
+        version = upload_package(blob_service(), get_settings().ml_container)
         return {"deployed": deployed, "codeVersion": version}
 
     def start_host(self) -> None:
