@@ -58,3 +58,20 @@ def test_missing_or_invalid_parameters_are_named(tmp_path):
     (tmp_path / "activity.json").write_text("{broken")
     with pytest.raises(UsageError, match="activity.json is not valid JSON"):
         _ctx(tmp_path)
+
+
+def test_training_never_imports_the_app():
+    """training/ talks to the app only through ADF parameters and blob paths."""
+    import ast
+    from pathlib import Path
+
+    import training
+
+    root = Path(training.__file__).parent
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert name.split(".")[0] not in {"shared", "functions", "devstack", "function_app"}, \
+                    f"{path.name} imports {name}"
