@@ -1,0 +1,126 @@
+"""Timer and Event Grid triggers on the host stand-in: a timer that fires (and is past due
+after the host was down over a tick), the Event Grid validation handshakes, and BlobCreated
+events for blobs uploaded to Azurite."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+import requests
+from azure.storage.blob import BlobServiceClient
+
+from devstack.host import HostProcess
+from tests.integration.host.conftest import WEB_APP, host_settings, wait_for
+
+
+def outputs(out_dir, prefix: str) -> list[dict]:
+    files = sorted(out_dir.glob(f"{prefix}-*.json"), key=lambda p: p.stat().st_mtime_ns)
+    return [json.loads(p.read_text()) for p in files]
+
+
+@pytest.fixture
+def container(azurite):
+    name = "landing-" + uuid.uuid4().hex[:8]
+    client = BlobServiceClient.from_connection_string(azurite.connection_string)
+    client.create_container(name)
+    return client.get_container_client(name)
+
+
+def start_host(azurite, out_dir, state_dir, **extra) -> HostProcess:
+    settings = host_settings(azurite, out_dir, TICK_SCHEDULE="*/2 * * * * *", **extra)
+    return HostProcess(settings, app=WEB_APP, state_dir=state_dir).start()
+
+
+def test_timer_fires_on_startup_and_on_schedule_then_past_due_after_downtime(
+        azurite, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    settings = host_settings(azurite, out, TICK_SCHEDULE="*/2 * * * * *")
+    host = HostProcess(settings, app=WEB_APP, state_dir=tmp_path / "state").start()
+    try:
+        ticks = wait_for(lambda: len(outputs(out, "tick")) >= 2 and outputs(out, "tick"))
+        assert not any(t["past_due"] for t in ticks)  # run_on_startup + a scheduled tick
+    finally:
+        host.stop()
+    time.sleep(3)  # a tick is missed while the host is down
+    seen = len(outputs(out, "tick"))
+    host = HostProcess(settings, port=host.port, app=WEB_APP, state_dir=tmp_path / "state")
+    host.start()
+    try:
+        later = wait_for(lambda: len(outputs(out, "tick")) > seen and outputs(out, "tick"))
+        assert any(t["past_due"] for t in later[seen:])
+    finally:
+        host.stop()
+
+
+def test_eventgrid_webhook_needs_the_system_key_and_answers_handshakes(azurite, tmp_path):
+    host = start_host(azurite, tmp_path, tmp_path / "state")
+    try:
+        url = f"{host.base_url}/runtime/webhooks/eventgrid"
+        key = host.system_key("eventgrid_extension")
+        validation = [{"id": "1", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+                       "subject": "", "eventTime": "2026-01-01T00:00:00Z", "dataVersion": "1",
+                       "data": {"validationCode": "abc-123"}}]
+        headers = {"aeg-event-type": "SubscriptionValidation"}
+        params = {"functionName": "on_blob"}
+        assert requests.post(url, params=params, json=validation,
+                             headers=headers).status_code == 401
+        r = requests.post(url, params={**params, "code": key}, json=validation, headers=headers)
+        assert r.status_code == 200 and r.json() == {"validationResponse": "abc-123"}
+        options = requests.options(url, params={**params, "code": key},
+                                   headers={"WebHook-Request-Origin": "eventgrid.azure.net"})
+        assert options.status_code == 200
+        assert options.headers["WebHook-Allowed-Origin"] == "eventgrid.azure.net"
+        missing = requests.post(url, params={"functionName": "nope", "code": key}, json=[])
+        assert missing.status_code == 404
+        cloud = {"specversion": "1.0", "id": "c1", "source": "/test", "type": "Test.Event",
+                 "subject": "/cloud/1", "data": {"x": 1}}
+        r = requests.post(url, params={**params, "code": key}, json=cloud,
+                          headers={"Content-Type": "application/cloudevents+json"})
+        assert r.status_code == 202
+        assert wait_for(lambda: [e for e in outputs(tmp_path, "event")
+                                 if e["subject"] == "/cloud/1"])[0]["data"] == {"x": 1}
+    finally:
+        host.stop()
+
+
+def test_uploaded_blob_becomes_a_blobcreated_event(azurite, tmp_path, container):
+    host = start_host(azurite, tmp_path, tmp_path / "state",
+                      DEVSTACK_EVENTGRID_WATCH=f"{container.container_name}=on_blob",
+                      DEVSTACK_EVENTGRID_POLL_SECONDS="0.2")
+    try:
+        name = "labelled/2026/11/24/digits.csv"
+        props = container.get_blob_client(name).upload_blob(b"id,p0\n1,0\n")
+        subject = f"/blobServices/default/containers/{container.container_name}/blobs/{name}"
+        events = wait_for(lambda: [e for e in outputs(tmp_path, "event")
+                                   if e["subject"] == subject])
+        e = events[0]
+        assert e["type"] == "Microsoft.Storage.BlobCreated"
+        assert e["topic"].endswith("/providers/Microsoft.Storage/storageAccounts/"
+                                   "devstoreaccount1")
+        assert e["data"]["url"] == (f"http://127.0.0.1:{azurite.blob_port}/devstoreaccount1/"
+                                    f"{container.container_name}/{name}")
+        assert e["data"]["contentLength"] == 10
+        assert e["data"]["eTag"] == props["etag"].strip('"')  # unquoted, as Event Grid sends it
+        assert e["data"]["api"] == "PutBlob" and len(e["data"]["sequencer"]) == 32
+        time.sleep(1)  # a few more polls: delivered once, not on every poll
+        assert len([x for x in outputs(tmp_path, "event") if x["subject"] == subject]) == 1
+    finally:
+        host.stop()
+
+
+def test_duplicate_setting_delivers_every_event_twice(azurite, tmp_path, container):
+    host = start_host(azurite, tmp_path, tmp_path / "state",
+                      DEVSTACK_EVENTGRID_WATCH=f"{container.container_name}=on_blob",
+                      DEVSTACK_EVENTGRID_POLL_SECONDS="0.2",
+                      DEVSTACK_EVENTGRID_DUPLICATE="true")
+    try:
+        container.upload_blob("unlabelled/2026/11/24/a.csv", b"id\n1\n")
+        twice = wait_for(lambda: len(found := [x for x in outputs(tmp_path, "event")
+                                               if x["subject"].endswith("/a.csv")]) >= 2
+                         and found)
+        assert len({e["id"] for e in twice}) == 1  # the same event, delivered twice
+    finally:
+        host.stop()
