@@ -39,7 +39,7 @@ def describe(stack: LocalStack) -> str:
         "  data:",
         f"    land files in container '{s.get('LANDING_CONTAINER', 'landing')}' under "
         "labelled/YYYY/MM/DD/ or unlabelled/YYYY/MM/DD/",
-        f"    models, predictions, curated data: container '{s.get('ML_CONTAINER', 'ml')}'",
+        f"    models, predictions, curated data: container '{s.get('ML_CONTAINER', 'ml-data')}'",
         f"    claims, manifests, run records, alerts: container "
         f"'{s.get('STATE_CONTAINER', 'glue-state')}'",
         "  stop with Ctrl-C or `make down`",

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     azure_client_id: str | None = _f(None, "AZURE_CLIENT_ID")
     landing_container: str = _f("landing", "LANDING_CONTAINER", min_length=3, max_length=63)
     state_container: str = _f("glue-state", "STATE_CONTAINER", min_length=3, max_length=63)
-    ml_container: str = _f("ml", "ML_CONTAINER", min_length=2, max_length=63)
+    ml_container: str = _f("ml-data", "ML_CONTAINER", min_length=3, max_length=63)
 
     # --- landing-zone detection ---------------------------------------------------------
     landing_lookback_days: int = _f(2, "LANDING_LOOKBACK_DAYS", ge=0, le=366)

@@ -35,7 +35,7 @@ PARAMETERS = {
     "storageAccountUrl": ("--storage-account-url", "STORAGE_ACCOUNT_URL"),
 }
 CONTAINER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
-DEFAULTS = {"mlContainer": "ml", "codeVersion": "local", "trainOptions": "{}", "runId": ""}
+DEFAULTS = {"mlContainer": "ml-data", "codeVersion": "local", "trainOptions": "{}", "runId": ""}
 
 
 class UsageError(ValueError):

@@ -2,9 +2,11 @@
 
 The version is content-derived (first 12 hex digits of a SHA-256 over every file's path and
 bytes), so the same code always gets the same version and re-running is idempotent. Files go
-to `<mlContainer>/code/<version>/training/...`, where the Custom activities' `folderPath`
-(`<mlContainer>/code/<codeVersion>`) points: Batch downloads them into the task's working
-directory, `training/` is then a package and the commands are `python -m training.<program>`.
+to `<mlContainer>/code/<version>/training.zip`, where the Custom activities' `folderPath`
+(`<mlContainer>/code/<codeVersion>`) points. One zip because Azure Batch flattens
+sub-folders of `folderPath` when it copies them to the node: the commands unpack it first,
+`python -m zipfile -e training.zip . && python -m training.<program>` (stdlib only, any
+shell), and `training/` is then a package in the task's working directory.
 `package.json` in the version folder is written last (a complete upload) and
 `<mlContainer>/code/current.json` = `{"version", "uploadedAt"}` names the newest one.
 Prints the version on stdout.
@@ -27,10 +29,38 @@ PROGRAMS = ("preprocess", "train", "score")
 log = logging.getLogger("training.package")
 
 
+ZIP_NAME = "training.zip"
+UNPACK = f"python -m zipfile -e {ZIP_NAME} ."
+
+
+def command_for(program: str) -> str:
+    """The Custom activity command that runs `program` from the downloaded package."""
+    return f"{UNPACK} && python -m {PACKAGE_DIR}.{program}"
+
+
+def _zip(files: tuple[tuple[str, bytes], ...]) -> bytes:
+    """A byte-for-byte reproducible zip (fixed timestamps, sorted names)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data, zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
 @dataclass(frozen=True)
 class Package:
     version: str
-    files: tuple[tuple[str, bytes], ...]  # (path relative to the working directory, bytes)
+    files: tuple[tuple[str, bytes], ...]  # (path inside the zip, bytes)
+
+    @property
+    def uploads(self) -> tuple[tuple[str, bytes], ...]:
+        """What goes to `code/<version>/`: the zip alone (flattening cannot break it)."""
+        return ((ZIP_NAME, _zip(self.files)),)
 
     def manifest(self) -> dict:
         return {"version": self.version, "files": [
@@ -74,11 +104,11 @@ def upload_package(service, ml_container: str, package: Package | None = None) -
     if existing and existing.get("files") == manifest["files"]:
         log.info("code %s is already uploaded", package.version)
     else:
-        for name, data in package.files:
+        for name, data in package.uploads:
             client.upload_blob(folder + name, data, overwrite=True)
         doc = {**manifest, "createdAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         client.upload_blob(folder + "package.json", json.dumps(doc, indent=2), overwrite=True)
-        log.info("uploaded %d files to %s/%s", len(package.files), ml_container, folder)
+        log.info("uploaded %d files (zipped) to %s/%s", len(package.files), ml_container, folder)
     try:
         current = json.loads(client.get_blob_client("code/current.json").download_blob().readall())
     except ResourceNotFoundError:
@@ -96,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging()
     p = argparse.ArgumentParser(prog="python -m training.package", description=__doc__.splitlines()[0])
-    p.add_argument("--ml-container", default=os.environ.get("ML_CONTAINER", "ml"))
+    p.add_argument("--ml-container", default=os.environ.get("ML_CONTAINER", "ml-data"))
     p.add_argument("--storage-connection-string", default=None)
     p.add_argument("--storage-account-url", default=None)
     p.add_argument("--dry-run", action="store_true", help="print the version, upload nothing")

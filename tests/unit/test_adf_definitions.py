@@ -16,7 +16,7 @@ from azure.mgmt.datafactory.models import (
     PipelineResource,
 )
 
-from training.package import PROGRAMS, build_package
+from training.package import PROGRAMS, build_package, command_for
 
 ADF = Path(__file__).resolve().parents[2] / "adf"
 PIPELINES = sorted((ADF / "pipeline").glob("*.json"))
@@ -84,7 +84,7 @@ def test_pipelines_deserialize_into_custom_activities(path):
     assert doc["name"] == path.stem
     res = PipelineResource.deserialize(doc)
     assert set(res.parameters) == PARAMETERS
-    assert res.parameters["mlContainer"].default_value == "ml"
+    assert res.parameters["mlContainer"].default_value == "ml-data"
     assert res.parameters["trainOptions"].default_value == "{}"
     for name in ("batchId", "manifestPath", "codeVersion"):
         assert res.parameters[name].type.lower() == "string"  # ADF writes "string"
@@ -112,9 +112,11 @@ def test_pipelines_deserialize_into_custom_activities(path):
 def test_commands_name_programs_in_the_package(name):
     package = {n for n, _ in build_package().files}
     for act in _pipeline(name).activities:
-        m = re.fullmatch(r"python -m training\.(\w+)", act.command)
+        m = re.fullmatch(r"python -m zipfile -e training\.zip \. && python -m training\.(\w+)",
+                         act.command)
         assert m, f"{act.name}: unexpected command {act.command!r}"
         program = m.group(1)
+        assert act.command == command_for(program)
         assert program in PROGRAMS and program == act.name.lower()
         assert f"training/{program}.py" in package
         assert callable(importlib.import_module(f"training.{program}").main)
