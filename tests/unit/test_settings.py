@@ -48,3 +48,13 @@ def test_example_settings_file_lists_every_setting():
     values = json.loads(Path("local.settings.example.json").read_text())["Values"]
     missing = [setting_name(f) for f in Settings.model_fields if setting_name(f) not in values]
     assert missing == []
+
+
+def test_readme_settings_table_names_every_setting():
+    from pathlib import Path
+
+    from shared.settings import Settings
+
+    readme = Path("README.md").read_text()
+    missing = [setting_name(f) for f in Settings.model_fields if setting_name(f) not in readme]
+    assert missing == []
