@@ -21,6 +21,7 @@ from devstack.host.store import HubStore, blob_service
 
 log = logging.getLogger(__name__)
 WINDOW = timedelta(seconds=5)  # blobs committed out of order within this are still caught
+SAVE_EVERY = 50
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ def select_new(blobs, state: dict) -> list[SeenBlob]:
 def record_delivered(state: dict, blob: SeenBlob) -> dict:
     """The state after `blob` was delivered; entries older than the window are dropped."""
     watermark = max(parse_iso(state["watermark"]), blob.last_modified)
-    floor = watermark - WINDOW
-    recent = {n: v for n, v in state["recent"].items() if parse_iso(v[1]) >= floor}
+    floor = iso(watermark - WINDOW)  # iso() text sorts as time does: compare strings
+    recent = {n: v for n, v in state["recent"].items() if v[1] >= floor}
     recent[blob.name] = [blob.etag, iso(blob.last_modified)]
     return {"watermark": iso(watermark), "recent": recent}
 
@@ -116,8 +117,11 @@ class BlobWatcher:
             for _ in range(2 if self.duplicate else 1):
                 self._post(function, event)
             state = record_delivered(state, blob)
-            self.store.put_json(self._state_name(container), state)
             self.delivered += 1
+            if self.delivered % SAVE_EVERY == 0:  # a crash re-delivers at most this many
+                self.store.put_json(self._state_name(container), state)
+        if new:
+            self.store.put_json(self._state_name(container), state)
         return len(new)
 
     def _post(self, function: str, event: dict) -> None:

@@ -59,7 +59,10 @@ class DurableApi:
     def _start(self, name: str, instance_id: str | None, body: bytes) -> ApiResponse:
         instance_id = instance_id or uuid.uuid4().hex
         _check_id(instance_id)
-        input_value = _json_body(body)
+        value = _json_body(body)
+        # The orchestrator's context gets the input as JSON text (what the Python client
+        # sends); a raw JSON body from another caller is turned into that text.
+        input_value = value if value is None or isinstance(value, str) else json.dumps(value)
         try:
             self.engine.start_new(name, instance_id, input_value)
         except UnknownOrchestrator as exc:

@@ -29,8 +29,9 @@ class Simulator:
         self.records[instance_id] = rec
         return rec
 
-    def run(self, max_episodes: int = 100_000) -> None:
-        """Run until nothing is left: episodes first, then activities, then the next timer."""
+    def run(self, max_episodes: int = 100_000, fire_timers: bool = True) -> None:
+        """Run until nothing is left: episodes first, then activities, then the next timer
+        (unless `fire_timers` is False: then stop where only timers are left)."""
         import time
 
         for _ in range(max_episodes):
@@ -48,7 +49,7 @@ class Simulator:
                 continue
             live = [t for t in self.timers if self._timer_live(t)]
             self.timers = live
-            if live:
+            if live and fire_timers:
                 live.sort(key=lambda t: parse_iso(t["fireAt"]))
                 t = live.pop(0)
                 self.now = max(self.now, parse_iso(t["fireAt"])) + timedelta(milliseconds=1)

@@ -1,0 +1,184 @@
+"""Fast checks of the host stand-in's pure parts: routes, keys, configuration, the blob
+watcher's bookkeeping, and the Durable state machine run in memory (no storage, simulated
+clock) for the cases that are hard to provoke over HTTP."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import azure.durable_functions as df
+import pytest
+
+from devstack.host.config import ConfigError, HostConfig, parse_watch, resolve
+from devstack.host.durable.history import iso
+from devstack.host.durable.simulate import Simulator
+from devstack.host.keys import load_or_create
+from devstack.host.routes import Route
+from devstack.host.watcher import SeenBlob, initial_state, record_delivered, select_new
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+# --- routes ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("template,path,expected", [
+    ("api/items/{id:int}", "/api/items/42", {"id": "42"}),
+    ("api/items/{id:int}", "/api/items/x", None),
+    ("api/items/{id:int}", "/api/items/42/more", None),
+    ("api/Runs/{name?}", "/api/runs", {}),
+    ("api/runs/{name?}", "/api/runs/b%201", {"name": "b 1"}),
+    ("api/files/{*path}", "/api/files/a/b.csv", {"path": "a/b.csv"}),
+    ("api/health", "/api/health/", {}),
+])
+def test_route_templates(template, path, expected):
+    assert Route.parse(template).match(path) == expected
+
+
+def test_literal_routes_take_precedence_over_parameters():
+    routes = sorted([Route.parse("api/{name}"), Route.parse("api/health")],
+                    key=lambda r: r.precedence)
+    assert routes[0].template == "api/health"
+
+
+# --- keys --------------------------------------------------------------------------------
+
+def test_keys_are_created_once_and_check_levels(tmp_path):
+    keys = load_or_create(tmp_path / "keys.json")
+    assert load_or_create(tmp_path / "keys.json") == keys  # kept across restarts
+    assert keys.allows("anonymous", None)
+    assert keys.allows("function", keys.function) and keys.allows("function", keys.master)
+    assert not keys.allows("function", None) and not keys.allows("function", "nope")
+    assert not keys.allows("admin", keys.function) and keys.allows("admin", keys.master)
+    egk = keys.system["eventgrid_extension"]
+    assert keys.allows("system", egk, "eventgrid_extension")
+    assert not keys.allows("system", egk, "durabletask_extension")
+
+
+# --- configuration -----------------------------------------------------------------------
+
+def test_percent_settings_resolve_or_name_the_missing_setting():
+    assert resolve("%A% and %B%", {"A": "1", "B": "2"}, "x") == "1 and 2"
+    with pytest.raises(ConfigError, match="SWEEP_SCHEDULE"):
+        resolve("%SWEEP_SCHEDULE%", {}, "timer sweep schedule")
+
+
+def test_task_hub_comes_from_host_json_through_the_setting(tmp_path):
+    host_json = tmp_path / "host.json"
+    host_json.write_text(json.dumps({"extensions": {"durableTask": {
+        "hubName": "%TASK_HUB_NAME%", "maxConcurrentActivityFunctions": 3},
+        "http": {"routePrefix": ""}}}))
+    config = HostConfig.load({"TASK_HUB_NAME": "myhub"}, host_json, 8000)
+    assert (config.task_hub, config.max_activities, config.route_prefix) == ("myhub", 3, "")
+    with pytest.raises(ConfigError, match="task hub name 'no-dashes'"):
+        HostConfig.load({"TASK_HUB_NAME": "no-dashes"}, host_json, 8000)
+
+
+def test_devstack_settings_are_checked():
+    assert parse_watch("landing=on_blob, other = fn2") == {"landing": "on_blob",
+                                                           "other": "fn2"}
+    with pytest.raises(ConfigError, match="DEVSTACK_EVENTGRID_WATCH"):
+        parse_watch("landing")
+    with pytest.raises(ConfigError, match="DEVSTACK_EVENTGRID_POLL_SECONDS"):
+        HostConfig.load({"DEVSTACK_EVENTGRID_POLL_SECONDS": "soon"}, None, None)
+
+
+# --- blob watcher bookkeeping ------------------------------------------------------------
+
+def blob(name: str, at: datetime, etag: str = "e1") -> SeenBlob:
+    return SeenBlob(name, etag, at, 10, "text/csv")
+
+
+def deliver_all(blobs, state):
+    new = select_new(blobs, state)
+    for b in new:
+        state = record_delivered(state, b)
+    return new, state
+
+
+def test_watcher_delivers_each_blob_once_and_keeps_its_state_small():
+    state = initial_state(T0)
+    old = [blob(f"old/{i:05d}.csv", T0 - timedelta(hours=1)) for i in range(6000)]
+    first = [blob(f"labelled/{i:05d}.csv", T0 + timedelta(seconds=i % 600))
+             for i in range(6000)]
+    new, state = deliver_all(old + first, state)
+    assert len(new) == 6000  # written after the subscription; older blobs are not announced
+    assert len(state["recent"]) <= 100  # only the window behind the watermark is kept
+    again, state = deliver_all(old + first, state)
+    assert again == []
+    later = blob("unlabelled/a.csv", T0 + timedelta(minutes=20))
+    rewritten = blob("labelled/05999.csv", T0 + timedelta(minutes=20), etag="e2")
+    new, state = deliver_all(old + first[:-1] + [rewritten, later], state)
+    assert {b.name for b in new} == {"unlabelled/a.csv", "labelled/05999.csv"}
+
+
+def test_watcher_catches_a_blob_committed_out_of_order_within_the_window():
+    state = initial_state(T0)
+    _, state = deliver_all([blob("b.csv", T0 + timedelta(seconds=10))], state)
+    late = blob("a.csv", T0 + timedelta(seconds=8))  # listed after b, written before it
+    new, _ = deliver_all([blob("b.csv", T0 + timedelta(seconds=10)), late], state)
+    assert new == [late]
+
+
+# --- the Durable state machine in memory ----------------------------------------------------
+
+app = df.DFApp()
+attempts: dict[str, int] = {}
+
+
+@app.orchestration_trigger(context_name="context")
+def retry_fan_out(context):
+    opts = df.RetryOptions(first_retry_interval_in_milliseconds=500, max_number_of_attempts=4)
+    tasks = [context.call_activity_with_retry("fails_twice", opts, f"{context.instance_id}-{i}")
+             for i in range(5)]
+    tasks.append(context.call_activity("echo", "plain"))
+    return (yield context.task_all(tasks))
+
+
+@app.orchestration_trigger(context_name="context")
+def with_deadline(context):
+    deadline = context.create_timer(context.current_utc_datetime + timedelta(minutes=5))
+    answer = context.wait_for_external_event("answer")
+    winner = yield context.task_any([answer, deadline])
+    if winner == answer:
+        deadline.cancel()
+        return f"answered {answer.result}"
+    return "timed out"
+
+
+def fails_twice(key: str) -> str:
+    attempts[key] = attempts.get(key, 0) + 1
+    if attempts[key] <= 2:
+        raise RuntimeError(f"attempt {attempts[key]}")
+    return key
+
+
+ORCHESTRATORS = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
+
+
+def simulator() -> Simulator:
+    return Simulator(ORCHESTRATORS, {"fails_twice": fails_twice, "echo": lambda x: x}, T0)
+
+
+def test_many_retrying_activities_failing_in_the_same_episodes_all_complete():
+    sim = simulator()
+    instance_id = uuid.uuid4().hex[:6]
+    rec = sim.start("retry_fan_out", instance_id)
+    sim.run()
+    assert rec["runtimeStatus"] == "Completed", rec["output"]
+    assert rec["output"] == [f"{instance_id}-{i}" for i in range(5)] + ["plain"]
+    assert sim.activity_runs["fails_twice"] == 15
+
+
+def test_a_cancelled_timer_never_fires():
+    sim = simulator()
+    rec = sim.start("with_deadline", "d1")
+    sim.run(fire_timers=False)
+    sim.raise_event("d1", "answer", "yes")
+    sim.run()
+    assert rec["output"] == "answered yes"
+    assert not any(e["EventType"] == 11 for e in rec["history"])  # no TimerFired
+    late = sim.start("with_deadline", "d2")
+    sim.run()  # nothing answers: the simulated clock runs to the deadline
+    assert late["output"] == "timed out"
+    assert iso(sim.now) >= iso(T0 + timedelta(minutes=5))
