@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         values = read_settings_file(args.settings)
         apply_settings(values)  # before the app is imported, as the real host does
+        state_dir = args.state_dir.resolve()
         root = args.script_root.resolve()
         sys.path.insert(0, str(root))
         os.chdir(root)
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         from devstack.host.index import index_app, load_app
         from devstack.host.keys import load_or_create
 
-        keys = load_or_create(keys_path(args.state_dir.resolve()))
+        keys = load_or_create(keys_path(state_dir))
         host = Host(index_app(load_app(args.app)), config, keys, dict(os.environ))
     except (ConfigError, LookupError, ValueError, ImportError) as exc:
         print(f"devstack host: {exc}", file=sys.stderr)
@@ -66,10 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    host.start()
+    try:
+        host.start()
+    except Exception as exc:  # storage unreachable, most often
+        print(f"devstack host: could not start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
     print("\n".join(host.describe()), flush=True)
     print(f"\nHost started: {host.base_url} (Ctrl+C to stop)", flush=True)
     stop.wait()
     print("devstack host: stopping", file=sys.stderr, flush=True)
     host.stop()
-    return 0
+    # Activities still running are not waited for: their instances re-run them on the next
+    # start (delivery is at least once), so stopping stays quick.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(0)

@@ -16,7 +16,7 @@ from azure.functions.eventgrid import EventGridEventInConverter
 from devstack.host.durable.history import iso
 from devstack.host.http_trigger import Reply
 from devstack.host.index import FunctionSpec
-from devstack.host.invoke import EventLoopThread, call
+from devstack.host.invoke import Invoker
 
 log = logging.getLogger(__name__)
 VALIDATION_EVENT = "Microsoft.EventGrid.SubscriptionValidationEvent"
@@ -59,7 +59,7 @@ def options_reply(headers: dict[str, str]) -> Reply:
 
 
 def deliver(spec: FunctionSpec, method: str, headers: dict[str, str], body: bytes,
-            loop: EventLoopThread) -> Reply:
+            invoker: Invoker) -> Reply:
     if method == "OPTIONS":
         return options_reply(headers)
     if method != "POST":
@@ -79,7 +79,7 @@ def deliver(spec: FunctionSpec, method: str, headers: dict[str, str], body: byte
         value = EventGridEventInConverter.decode(meta.Datum(type="json", value=json.dumps(e)),
                                                  trigger_metadata=None)
         try:
-            call(spec.fn, {spec.trigger["name"]: value}, loop, spec.name)
+            invoker(spec, value)
         except Exception:
             failed += 1
             log.exception("function %s failed on event %s", spec.name, e.get("id"))

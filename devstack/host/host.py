@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from functools import partial
 from pathlib import Path
 
 from devstack.host.config import HostConfig
@@ -14,7 +15,7 @@ from devstack.host.durable.status import WEBHOOK_PATH, client_binding
 from devstack.host.eventgrid import deliver as deliver_events
 from devstack.host.http_trigger import Reply, find, invoke, route_table
 from devstack.host.index import AppIndex
-from devstack.host.invoke import EventLoopThread, call
+from devstack.host.invoke import EventLoopThread, Invoker
 from devstack.host.keys import Keys, key_from
 from devstack.host.server import HostServer
 from devstack.host.store import HubStore
@@ -36,18 +37,18 @@ class Host:
         self.port = self.server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.store = HubStore(config.storage, config.task_hub)
-        self.client_binding = client_binding(self.base_url, config.task_hub,
-                                             keys.system["durabletask_extension"])
+        self.invoker = Invoker(self.loop, client_binding(
+            self.base_url, config.task_hub, keys.system["durabletask_extension"]))
         self._check_client_hubs()
         self.engine = DurableEngine(
             self.store,
             {f.durable_name: f.fn for f in index.of_kind("orchestrationTrigger")},
-            {f.durable_name: self._activity(f) for f in index.of_kind("activityTrigger")},
+            {f.durable_name: partial(self.invoker, f) for f in index.of_kind("activityTrigger")},
             config.max_orchestrators, config.max_activities)
         self.durable_api = DurableApi(self.engine, self.base_url, config.task_hub,
                                       keys.system["durabletask_extension"])
         self.routes = route_table(index.of_kind("httpTrigger"), config.route_prefix)
-        self.timers = [TimerRunner(f, env, self.store, self.loop)
+        self.timers = [TimerRunner(f, env, self.store, self.invoker)
                        for f in index.of_kind("timerTrigger")]
         self._check_watch()
         self.watcher = None
@@ -58,11 +59,6 @@ class Host:
                                        endpoint, config.event_schema, config.duplicate_events,
                                        config.poll_seconds, config.delivery_attempts)
         self._serving = threading.Event()
-
-    def _activity(self, spec):
-        def run(value):
-            return call(spec.fn, {spec.trigger["name"]: value}, self.loop, spec.name)
-        return run
 
     def _check_client_hubs(self) -> None:
         for f in self.index.functions:
@@ -146,8 +142,7 @@ class Host:
             return Reply(404, {})
         url = f"{self.base_url}{path}" + (
             "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-        return invoke(h, self.keys, method, url, headers, query, params, body,
-                      self.client_binding, self.loop)
+        return invoke(h, self.keys, method, url, headers, query, params, body, self.invoker)
 
     def _durable(self, method, rest, query, headers, body) -> Reply:
         given = key_from(headers, query)
@@ -167,7 +162,7 @@ class Host:
         if spec is None or spec.kind != "eventGridTrigger":
             return _json(404, {"error": "no Event Grid function named "
                                         f"{query.get('functionName')!r}", "detail": None})
-        return deliver_events(spec, method, headers, body, self.loop)
+        return deliver_events(spec, method, headers, body, self.invoker)
 
 
 def _json(status: int, body) -> Reply:

@@ -9,7 +9,7 @@ import azure.functions as func
 from azure.functions.http import HttpRequest, HttpResponseConverter
 
 from devstack.host.index import FunctionSpec
-from devstack.host.invoke import EventLoopThread, call
+from devstack.host.invoke import Invoker
 from devstack.host.keys import Keys
 from devstack.host.routes import Route
 
@@ -62,18 +62,15 @@ def find(table: list[HttpFunction], method: str, path: str):
 
 def invoke(h: HttpFunction, keys: Keys, method: str, url: str, headers: dict[str, str],
            query: dict[str, str], route_params: dict[str, str], body: bytes,
-           client_binding: str, loop: EventLoopThread) -> Reply:
+           invoker: Invoker) -> Reply:
     from devstack.host.keys import key_from
 
     if not keys.allows(h.auth_level, key_from(headers, query)):
         return Reply(401, {"Content-Length": "0"})
     req = HttpRequest(method, url, headers=headers, params=query, route_params=route_params,
                       body_type="bytes", body=body)
-    kwargs = {h.spec.trigger["name"]: req}
-    for b in h.spec.client_bindings:
-        kwargs[b["name"]] = client_binding
     try:
-        result = call(h.spec.fn, kwargs, loop, h.spec.name)
+        result = invoker(h.spec, req)
     except Exception:
         log.exception("function %s failed", h.spec.name)
         return Reply(500, {})

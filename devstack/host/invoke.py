@@ -65,6 +65,20 @@ def call(fn: Callable, kwargs: dict, loop: EventLoopThread, function_name: str,
     return result
 
 
+class Invoker:
+    """Calls a function with its trigger value and the durable client binding, if any."""
+
+    def __init__(self, loop: EventLoopThread, client_binding: str):
+        self.loop = loop
+        self.client_binding = client_binding
+
+    def __call__(self, spec, trigger_value, timeout: float | None = None):
+        kwargs = {spec.trigger["name"]: trigger_value}
+        for b in spec.client_bindings:
+            kwargs[b["name"]] = self.client_binding
+        return call(spec.fn, kwargs, self.loop, spec.name, timeout)
+
+
 # --- activity payloads (the worker's ActivityTriggerConverter, both ways) -----------------
 
 

@@ -15,7 +15,7 @@ from azure.functions.timer import TimerRequestConverter
 from devstack.host.config import ConfigError, resolve
 from devstack.host.durable.history import iso, now_utc, parse_iso
 from devstack.host.index import FunctionSpec
-from devstack.host.invoke import EventLoopThread, call
+from devstack.host.invoke import Invoker
 from devstack.host.store import HubStore
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,13 @@ class TimerRunner:
     """One thread per timer function."""
 
     def __init__(self, spec: FunctionSpec, env: dict[str, str], store: HubStore,
-                 loop: EventLoopThread):
+                 invoker: Invoker):
         self.spec = spec
         self.expr = parse_schedule(resolve(spec.trigger["schedule"], env,
                                            f"timer {spec.name} schedule"),
                                    f"timer {spec.name}")
         self.store = store
-        self.loop = loop
+        self.invoker = invoker
         self.runs = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"timer-{spec.name}",
@@ -111,6 +111,6 @@ class TimerRunner:
         self.runs += 1
         log.info("timer %s fired (past_due=%s)", self.spec.name, past_due)
         try:
-            call(self.spec.fn, {self.spec.trigger["name"]: value}, self.loop, self.spec.name)
+            self.invoker(self.spec, value)
         except Exception:
             log.exception("timer function %s failed", self.spec.name)

@@ -203,3 +203,55 @@ def test_wrong_key_on_the_durable_api_is_401(durable_host):
     url = f"{durable_host.base_url}/runtime/webhooks/durabletask/instances/x"
     assert requests.get(url, params={"code": "wrong"}).status_code == 401
     assert requests.get(url).status_code == 404
+
+
+def test_event_grid_function_starts_an_orchestration_with_its_client(durable_host):
+    event_id = uuid.uuid4().hex[:8]
+    event = [{"id": event_id, "eventType": "Sample.Start", "subject": "/x", "topic": "/t",
+              "eventTime": "2026-01-01T00:00:00Z", "dataVersion": "1", "data": {"n": 40}}]
+    r = requests.post(f"{durable_host.base_url}/runtime/webhooks/eventgrid",
+                      params={"functionName": "start_from_event",
+                              "code": durable_host.system_key("eventgrid_extension")},
+                      json=event, headers={"aeg-event-type": "Notification"})
+    assert r.status_code == 202
+    c = client(durable_host)
+    done = wait_for(lambda: (s := run(c.get_status(f"ev-{event_id}"))).output and s)
+    assert done.output == 43
+
+
+def test_a_burst_of_starts_with_repeated_ids_creates_each_instance_once(durable_host):
+    c = client(durable_host)
+    prefix = "burst-" + uuid.uuid4().hex[:6]
+    ids = [f"{prefix}-{i:03d}" for i in range(120)]
+
+    async def burst():
+        starts = [c.start_new("approval", i) for i in ids]
+        repeats = [c.start_new("approval", i) for i in ids[:20]]  # the same batches again
+        return await asyncio.gather(*starts, *repeats, return_exceptions=True)
+
+    results = run(burst())
+    started = [r for r in results if isinstance(r, str)]
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert sorted(started) == ids  # one start per id won; the repeats were refused
+    assert len(refused) == 20 and all("already exists" in str(e) for e in refused)
+
+    def all_waiting():
+        listed = run(c.get_status_by(instance_id_prefix=prefix))
+        return len(listed) == 120 and all(
+            s.custom_status == "waiting for approval" for s in listed)
+
+    wait_for(all_waiting, timeout=120, interval=0.5)
+
+    async def approve_all():
+        await asyncio.gather(*[c.raise_event(i, "approve", i) for i in ids])
+
+    run(approve_all())
+
+    def all_done():
+        listed = run(c.get_status_by(instance_id_prefix=prefix))
+        return all(s.runtime_status == OrchestrationRuntimeStatus.Completed
+                   for s in listed) and listed
+
+    listed = wait_for(all_done, timeout=120, interval=0.5)
+    assert {s.instance_id: json.loads(s.output["approved"]) for s in listed} == {
+        i: i for i in ids}

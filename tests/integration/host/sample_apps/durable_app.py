@@ -154,3 +154,10 @@ def restartable(context: df.DurableOrchestrationContext):
     out.append((yield context.call_activity("counted", f"{key}-3")))
     out.append((yield context.call_activity("counted", f"{key}-4")))
     return out
+
+
+@app.event_grid_trigger(arg_name="event")
+@app.durable_client_input(client_name="client")
+async def start_from_event(event: func.EventGridEvent, client) -> None:
+    """Non-HTTP triggers get the durable client binding too."""
+    await client.start_new("chain", f"ev-{event.id}", event.get_json()["n"])
