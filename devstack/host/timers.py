@@ -88,11 +88,14 @@ class TimerRunner:
             self._fire(now, last, past_due=False)
         due = next_tick(self.expr, now_utc())
         self._save(last, due)
+        missed = False
         while not self._stop.wait(max(0.0, (due - now_utc()).total_seconds())):
-            late = now_utc() - due > LATE
-            self._fire(due, last, past_due=late)
+            self._fire(due, last, past_due=missed or now_utc() - due > LATE)
             last = due
-            due = next_tick(self.expr, now_utc())
+            following = next_tick(self.expr, due)
+            # A run that overran the next tick: one catch-up run now, marked past due.
+            missed = following < now_utc()
+            due = now_utc() if missed else following
             self._save(last, due)
 
     def _save(self, last, next_) -> None:

@@ -241,6 +241,17 @@ def test_a_burst_of_starts_with_repeated_ids_creates_each_instance_once(durable_
             s.custom_status == "waiting for approval" for s in listed)
 
     wait_for(all_waiting, timeout=120, interval=0.5)
+    pages, token = [], None  # the list API pages with top + x-ms-continuation-token
+    while True:
+        r = requests.get(f"{durable_host.base_url}/runtime/webhooks/durabletask/instances/",
+                         params={"instanceIdPrefix": prefix, "top": 50},
+                         headers={"x-ms-continuation-token": token} if token else {})
+        pages.append([s["instanceId"] for s in r.json()])
+        token = r.headers.get("x-ms-continuation-token")
+        if not token:
+            break
+    assert [len(p) for p in pages] == [50, 50, 20]
+    assert sum(pages, []) == ids
 
     async def approve_all():
         await asyncio.gather(*[c.raise_event(i, "approve", i) for i in ids])

@@ -12,6 +12,8 @@ import requests
 from azure.storage.blob import BlobServiceClient
 
 from devstack.host import HostProcess
+from devstack.host.store import HubStore
+from devstack.host.watcher import BlobWatcher
 from tests.integration.host.conftest import WEB_APP, host_settings, wait_for
 
 
@@ -124,3 +126,15 @@ def test_duplicate_setting_delivers_every_event_twice(azurite, tmp_path, contain
         assert len({e["id"] for e in twice}) == 1  # the same event, delivered twice
     finally:
         host.stop()
+
+
+def test_watcher_lists_every_page_of_a_container(azurite, container):
+    names = [f"labelled/2026/11/24/f{i}.csv" for i in range(7)]
+    for name in names:
+        container.upload_blob(name, b"id\n")
+    watcher = BlobWatcher(azurite.connection_string, {container.container_name: "on_blob"},
+                          HubStore(azurite.connection_string, "pagingtest").ensure(),
+                          "http://127.0.0.1:9/unused?code=x", "EventGridSchema", False, 1.0, 1,
+                          page_size=2)
+    assert sorted(b.name for b in watcher.list_blobs(container.container_name)) == names
+    assert watcher.list_blobs("no-such-container") == []
