@@ -22,12 +22,16 @@ class ConcurrencyError(RuntimeError):
 
 
 def blob_service(connection_string: str):
-    from azure.storage.blob import BlobServiceClient
+    from azure.storage.blob import BlobServiceClient, LinearRetry
 
     if not connection_string:
         raise ValueError("AzureWebJobsStorage is not set: the host keeps its state in it "
                          "(use UseDevelopmentStorage=true or an Azurite connection string)")
-    return BlobServiceClient.from_connection_string(connection_string)
+    # The SDK's default retry waits 15 s and more between attempts; the engine retries
+    # writes itself, so a local storage restart should cost seconds, not minutes.
+    return BlobServiceClient.from_connection_string(
+        connection_string, retry_policy=LinearRetry(backoff=0.5, random_jitter_range=0,
+                                                    retry_total=3))
 
 
 def container_name(task_hub: str) -> str:

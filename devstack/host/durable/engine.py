@@ -191,9 +191,25 @@ class DurableEngine:
         for t in eff.timers:
             self._arm(t)
         for child in eff.children:
-            self._create_child(child)
+            self._persistently(self._create_child, child)
         for target, msg in eff.notify:
-            self.deliver(target, msg)
+            self._persistently(self.deliver, target, msg)
+
+    def _persistently(self, fn, *args) -> None:
+        """Retry a storage write until it lands (Azurite restarting, say): what it carries
+        exists nowhere else until then."""
+        delay = 0.2
+        while True:
+            try:
+                fn(*args)
+                return
+            except Exception as exc:
+                if self._stopping.is_set():
+                    return  # a restart re-derives it from the stored records
+                log.warning("durable: %s failed (%s: %s); retrying in %.1fs", fn.__name__,
+                            type(exc).__name__, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def _create_child(self, child: dict) -> None:
         parent = child["parent"]
@@ -229,7 +245,7 @@ class DurableEngine:
             reason, details = activity_failure(name, exc)
             msg = core.message("TaskFailed", work["executionId"], taskId=work["taskId"],
                                reason=reason, details=details)
-        self.deliver(work["instanceId"], msg)
+        self._persistently(self.deliver, work["instanceId"], msg)
 
     # --- timers --------------------------------------------------------------------------
 
@@ -253,9 +269,9 @@ class DurableEngine:
             try:
                 self.deliver(t["instanceId"], core.message(
                     "TimerFired", t["executionId"], timerId=t["timerId"]))
-            except Exception:
-                log.exception("durable: could not deliver a timer to %s; retrying",
-                              t["instanceId"])
+            except Exception as exc:
+                log.warning("durable: could not deliver a timer to %s (%s); retrying",
+                            t["instanceId"], exc)
                 time.sleep(0.5)
                 self._arm(t)
 

@@ -70,3 +70,30 @@ def test_sigkill_while_a_timer_is_pending_then_restart_fires_it(azurite, tmp_pat
         assert done["output"] >= 3.0
     finally:
         second.stop()
+
+
+def test_storage_restarting_mid_orchestration_loses_nothing(tmp_path):
+    from devstack.azurite import Azurite
+
+    storage = Azurite(tmp_path / "azurite").start()
+    out = tmp_path / "out"
+    out.mkdir()
+    settings = host_settings(storage, out, SAMPLE_SLOW_SECONDS="3")
+    host = HostProcess(settings, app=DURABLE_APP, state_dir=tmp_path / "state").start()
+    key = uuid.uuid4().hex[:8]
+    try:
+        mgmt = requests.post(f"{host.base_url}/api/start/restartable",
+                             data=json.dumps(key)).json()
+        wait_for(lambda: (out / f"slow-{key}-2.log").exists())
+        storage.stop()  # gone while the slow activity runs and tries to report
+        time.sleep(4)
+        storage.start()
+        done = wait_for(lambda: (s := requests.get(mgmt["statusQueryGetUri"]).json())
+                        ["runtimeStatus"] == "Completed" and s, timeout=60)
+        assert done["output"][1] == f"slow {key}-2"
+        runs = {p.stem: len(p.read_text().splitlines()) for p in out.glob(f"*-{key}-*.log")}
+        assert runs == {f"counted-{key}-1": 1, f"slow-{key}-2": 1, f"counted-{key}-3": 1,
+                        f"counted-{key}-4": 1}
+    finally:
+        host.stop()
+        storage.stop()
