@@ -125,7 +125,7 @@ class Host:
     # --- routing -------------------------------------------------------------------------
 
     def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-              body: bytes) -> Reply:
+              body: bytes, raw_query: str = "") -> Reply:
         if path == "/admin/host/ping":
             return Reply(200 if self._serving.is_set() else 503, {})
         if path == "/admin/host/status":
@@ -140,8 +140,10 @@ class Host:
         h, params = find(self.routes, method, path)
         if h is None:
             return Reply(404, {})
-        url = f"{self.base_url}{path}" + (
-            "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+        # The URL as the caller used it (the durable client's check-status links keep its
+        # origin, as with the real host).
+        origin = f"http://{headers['host']}" if headers.get("host") else self.base_url
+        url = f"{origin}{path}" + (f"?{raw_query}" if raw_query else "")
         return invoke(h, self.keys, method, url, headers, query, params, body, self.invoker)
 
     def _durable(self, method, rest, query, headers, body) -> Reply:

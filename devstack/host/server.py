@@ -55,7 +55,8 @@ class Handler(BaseHTTPRequestHandler):
                              b'{"error": "request body too large", "detail": null}'))
             return
         try:
-            reply = router.route(self.command, parts.path, query, headers, body)
+            reply = router.route(self.command, parts.path, query, headers, body,
+                                 raw_query=parts.query)
         except Exception:
             log.exception("host: %s %s failed", self.command, self.path)
             reply = Reply(500, {})

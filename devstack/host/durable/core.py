@@ -124,6 +124,13 @@ def step(rec: dict, now: datetime, handlers: dict) -> Effects:
         history.append(event(T.ORCHESTRATOR_COMPLETED, now))
         return eff
 
+    if len(result.actions) < rec["knownActions"]:
+        _fail(rec, f"Non-deterministic workflow detected: orchestrator function '{rec['name']}'"
+                   f" scheduled {len(result.actions)} actions on replay where the history "
+                   f"has {rec['knownActions']} (was its code changed while it ran?)",
+              None, now, eff)
+        history.append(event(T.ORCHESTRATOR_COMPLETED, now))
+        return eff
     _cancel_timers(rec, result.actions)
     can_input, problem = _schedule(rec, result.actions[rec["knownActions"]:], now, eff)
     rec["knownActions"] = len(result.actions)

@@ -153,6 +153,17 @@ def fails_twice(key: str) -> str:
     return key
 
 
+changing = {"calls": 2}
+
+
+@app.orchestration_trigger(context_name="context")
+def changes_its_mind(context):
+    for _ in range(changing["calls"]):
+        yield context.call_activity("echo", "x")
+    yield context.wait_for_external_event("go")
+    return "done"
+
+
 ORCHESTRATORS = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
 
 
@@ -182,3 +193,15 @@ def test_a_cancelled_timer_never_fires():
     sim.run()  # nothing answers: the simulated clock runs to the deadline
     assert late["output"] == "timed out"
     assert iso(sim.now) >= iso(T0 + timedelta(minutes=5))
+
+
+@pytest.mark.filterwarnings("ignore:Potential duplicate Task completion")  # the SDK notices too
+def test_an_orchestrator_that_replays_differently_fails_naming_non_determinism():
+    sim = simulator()
+    rec = sim.start("changes_its_mind", "nd")
+    sim.run()
+    changing["calls"] = 1  # the code changed while the instance was waiting
+    sim.raise_event("nd", "go", None)
+    sim.run()
+    assert rec["runtimeStatus"] == "Failed"
+    assert "Non-deterministic workflow detected" in rec["output"]
