@@ -101,7 +101,9 @@ async def rerun_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
                      f"run {batch_id} is {record.get('status')}; only a failed run is rerun")
     attempt = len(record["adfRunIds"])
     instance_id = f"{batch_id}-rerun{attempt}"
-    batch = {k: record[k] for k in ("batchId", "kind", "mode", "manifestPath", "files")}
+    # The same batch and options as the failed run (ADF reruns with the same parameters).
+    batch = {k: record[k] for k in ("batchId", "kind", "mode", "manifestPath", "files",
+                                    "trainOptions", "timeoutSeconds") if record.get(k) is not None}
     batch["rerunOf"] = record["adfRunIds"][-1]
     started = await ensure_started(client, PIPELINE_RUN, instance_id, {"batch": batch})
     urls = client.create_http_management_payload(instance_id)

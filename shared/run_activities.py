@@ -48,6 +48,7 @@ def begin_run(payload: dict) -> dict:
         "instanceId": instance_id, "manifestPath": batch["manifestPath"],
         "files": batch.get("files", []), "reason": batch.get("reason", ""),
         "status": "running", "codeVersion": parameters["codeVersion"],
+        "trainOptions": options, "timeoutSeconds": batch.get("timeoutSeconds"),
         "startedAt": datetime.now(UTC).isoformat(),
     })
     Detector(s).mark_started(batch["batchId"])
@@ -119,7 +120,11 @@ def finish_run(result: dict) -> dict:
         s = get_settings()
         raise_marker(container(s.state_container, s), "newest-predictions",
                      datetime.fromisoformat(result["finishedAt"]))
-    judged = evaluate_finished_run({**(records.get(result["batchId"]) or {}), **result})
+    before = records.get(result["batchId"]) or {}
+    # A rerun's orchestration knows only its own ADF runs: keep the earlier ones too.
+    result = {**result, "adfRunIds": list(dict.fromkeys(
+        [*before.get("adfRunIds", []), *result["adfRunIds"]]))}
+    judged = evaluate_finished_run({**before, **result})
     # One write: the terminal status and its judgement appear together.
     record = records.update(result["batchId"], {**result, **judged})
     log.info("batch %s: run %s ended %s after %.0fs (ADF runs %s)", result["batchId"],

@@ -1,0 +1,78 @@
+"""The whole local stack (Azurite, the Data Factory emulator, the host stand-in running
+function_app, an alert receiver) for end-to-end tests."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from devstack.api_client import AppClient
+from devstack.stack import LocalStack
+
+# Fast clocks for tests; everything else is the example settings.
+FAST = {
+    "POLL_INTERVAL_SECONDS": "1",
+    "POLL_MAX_INTERVAL_SECONDS": "2",
+    "EVENT_BATCH_WINDOW_SECONDS": "3",
+    "LANDING_QUIET_SECONDS": "0",
+    "PENDING_RESTART_SECONDS": "30",
+    "DEVSTACK_EVENTGRID_DUPLICATE": "true",
+    "DEVSTACK_EVENTGRID_POLL_SECONDS": "0.5",
+    "SWEEP_SCHEDULE": "0 0 0 1 1 *",  # the sweep is tested on its own stack
+    "MAX_BATCH_FILES": "8",
+    "ALERT_DELIVERY_BACKOFF_SECONDS": "0.2",
+    "TRAIN_OPTIONS": '{"epochs": 12}',
+}
+
+
+class Stack:
+    """A started LocalStack plus what tests use with it."""
+
+    def __init__(self, stack: LocalStack):
+        self.stack = stack
+        self.api = AppClient(stack.host.base_url, stack.host.function_key)
+        self.settings = stack.settings()
+
+    def land(self, kind: str, rows: int, variant: str = "clean", seed: int = 0,
+             name: str | None = None) -> str:
+        from training.generate import upload_batch
+
+        return upload_batch(kind, rows, variant, seed, name=name,
+                            container=self.settings["LANDING_CONTAINER"],
+                            connection_string=self.settings["STORAGE_CONNECTION_STRING"])
+
+    def adf_runs_for(self, batch_id: str) -> list[dict]:
+        from shared.adf_client import get_adf_client
+
+        self.stack.apply_to_environment()
+        return [r for r in get_adf_client().query_runs(24)
+                if (r.get("parameters") or {}).get("batchId") == batch_id]
+
+    def ml_blobs(self, prefix: str) -> list[str]:
+        from shared.storage import container
+
+        self.stack.apply_to_environment()
+        return [b.name for b in container(self.settings["ML_CONTAINER"])
+                .list_blobs(name_starts_with=prefix)]
+
+
+def start_stack(tmp_path_factory, name: str, overrides: dict[str, str]) -> Stack:
+    stack = LocalStack(tmp_path_factory.mktemp(name), overrides={**FAST, **overrides})
+    try:
+        stack.start()
+    except Exception:
+        stack.stop()
+        raise
+    s = Stack(stack)
+    stack.apply_to_environment()
+    return s
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    saved = dict(os.environ)
+    s = start_stack(tmp_path_factory, "stack", {})
+    yield s
+    s.stack.stop()
+    os.environ.clear()
+    os.environ.update(saved)

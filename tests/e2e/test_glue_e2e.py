@@ -1,0 +1,161 @@
+"""Issue 6 end to end: data lands -> event -> one ADF run -> tracked to the end, on the real
+local stack (Azurite, Data Factory emulator running adf/ and training/, host stand-in)."""
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.slow
+
+
+def _only_run(stack, blob: str) -> dict:
+    (run,) = stack.api.wait_for_runs_of([blob], timeout=240)
+    return run
+
+
+def test_labelled_batch_event_leads_to_one_successful_train_and_score_run(stack):
+    blob = stack.land("labelled", 900, seed=1, name="e2e-labelled")
+    run = _only_run(stack, blob)
+    assert run["mode"] == "train-and-score" and run["pipeline"] == "train_and_score"
+    assert run["status"] == "succeeded", run.get("error")
+    assert [s["name"] for s in run["stages"]] == ["Preprocess", "Train", "Score"]
+    assert all(s["status"] == "succeeded" and s["durationSeconds"] is not None
+               for s in run["stages"])
+    assert len(run["adfRunIds"]) == 1
+    assert [r["runId"] for r in stack.adf_runs_for(run["batchId"])] == run["adfRunIds"]
+    outputs = run["outputs"]
+    assert outputs["Preprocess"]["rowsOut"] == 900
+    assert outputs["Train"]["accuracy"] >= 0.9 and outputs["Train"]["promoted"] is True
+    assert outputs["Score"]["rows"] == 900
+    assert [f["name"] for f in run["files"]] == [blob]
+    assert run["instanceId"] == run["batchId"] and run["durationSeconds"] > 0
+    assert "checks" in run
+    model = outputs["Train"]["modelVersion"]
+    assert any(n.startswith(f"models/{model}/") for n in stack.ml_blobs("models/"))
+    assert f"predictions/{run['batchId']}/predictions.csv" in stack.ml_blobs("predictions/")
+
+
+def test_unlabelled_batch_leads_to_a_score_only_run(stack):
+    blob = stack.land("unlabelled", 400, seed=2, name="e2e-unlabelled")
+    run = _only_run(stack, blob)
+    assert run["mode"] == "score" and run["pipeline"] == "score_only"
+    assert run["status"] == "succeeded", run.get("error")
+    assert [s["name"] for s in run["stages"]] == ["Preprocess", "Score"]
+    assert run["outputs"]["Score"]["rows"] == 400
+
+
+def test_burst_of_files_with_duplicate_events_gives_bounded_batches_one_adf_run_each(stack):
+    blobs = [stack.land("unlabelled", 50, seed=100 + i, name=f"burst-{i:02}") for i in range(20)]
+    runs = stack.api.wait_for_runs_of(blobs, timeout=300)
+    files = [f["name"] for r in runs for f in r["files"]]
+    assert sorted(files) == sorted(blobs)  # every file in exactly one batch
+    max_files = int(stack.settings["MAX_BATCH_FILES"])
+    assert all(len(r["files"]) <= max_files for r in runs)
+    # Each sealer window claims what has landed and splits it by MAX_BATCH_FILES.
+    per_sealer: dict[str, int] = {}
+    for r in runs:
+        per_sealer[r["reason"]] = per_sealer.get(r["reason"], 0) + len(r["files"])
+    assert len(runs) == sum(math.ceil(n / max_files) for n in per_sealer.values())
+    assert len(runs) < len(blobs)  # a burst is not one run per file
+    for r in runs:
+        assert r["status"] == "succeeded", r.get("error")
+        assert len(stack.adf_runs_for(r["batchId"])) == 1
+
+
+def test_post_runs_twice_with_the_same_files_returns_the_same_instance(stack):
+    blob = stack.land("unlabelled", 120, seed=3, name="e2e-post-twice")
+    first = stack.api.start({"files": [blob], "reason": "test"})
+    second = stack.api.start({"files": [blob]})
+    (a,), (b,) = first["runs"], second["runs"]
+    assert a["instanceId"] == b["instanceId"]
+    assert a["started"] is True and b["started"] is False
+    assert a["statusQueryGetUri"]
+    run = stack.api.wait_for_run(a["batchId"], timeout=180)
+    assert run["status"] == "succeeded" and len(stack.adf_runs_for(a["batchId"])) == 1
+
+
+def test_failing_training_is_reported_and_rerun_starts_from_the_failed_activity(stack):
+    blob = stack.land("labelled", 300, seed=4, name="e2e-fails")
+    started = stack.api.start({"files": [blob], "trainOptions": {"epochs": -1}})
+    batch_id = started["runs"][0]["batchId"]
+    run = stack.api.wait_for_run(batch_id, timeout=180)
+    assert run["status"] == "failed"
+    assert run["error"]["activity"] == "Train"
+    assert "epochs" in run["error"]["message"]
+    statuses = {a["name"]: a["status"] for a in run["activities"]}
+    assert statuses["Preprocess"] == "succeeded" and statuses["Train"] == "failed"
+
+    r = stack.api.request("POST", f"runs/{batch_id}/rerun")
+    assert r.status_code == 202, r.text
+    rerun = r.json()
+    assert rerun["rerunOf"] == run["adfRunIds"][-1]
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        again = stack.api.run(batch_id)
+        if len(again["adfRunIds"]) == 2 and again["status"] in ("failed", "succeeded"):
+            break
+        time.sleep(0.5)
+    assert len(again["adfRunIds"]) == 2
+    from shared.adf_client import get_adf_client
+
+    new = get_adf_client().run_status(again["adfRunIds"][-1])
+    ran_again = {a["name"] for a in new["activities"] if a["status"] != "skipped"
+                 and a["start"] and a["start"] >= new["runStart"]}
+    assert "Train" in ran_again and "Preprocess" not in ran_again
+
+
+def test_a_run_over_its_timeout_is_cancelled_in_data_factory(stack):
+    blob = stack.land("labelled", 300, seed=5, name="e2e-timeout")
+    started = stack.api.start({"files": [blob], "timeoutSeconds": 2})
+    batch_id = started["runs"][0]["batchId"]
+    run = stack.api.wait_for_run(batch_id, timeout=120)
+    assert run["status"] == "timed_out"
+    (adf_run,) = stack.adf_runs_for(batch_id)
+    assert adf_run["status"] in ("Cancelled", "Canceling")
+
+
+def test_bad_input_at_every_http_entry_is_named(stack):
+    api = stack.api
+    cases = [
+        (b"{not json", 400, "JSON"),
+        (b'{"mode": "sometimes"}', 400, "mode"),
+        (b'{"files": "one.csv"}', 400, "files"),
+        (b'{"files": ["unlabelled/2026/01/01/nope.csv"]}', 404, "nope.csv"),
+        (b" " * (1024 * 1024 + 10), 413, "limit"),
+    ]
+    for body, status, word in cases:
+        r = api.request("POST", "runs", data=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == status, (body[:40], r.status_code, r.text)
+        err = r.json()
+        assert set(err) == {"error", "detail"} and word in err["detail"]
+        assert "Traceback" not in r.text
+    assert api.request("GET", "runs", params={"limit": "many"}).status_code == 400
+    assert api.request("GET", "runs/no-such-batch").status_code == 404
+    assert api.request("POST", "runs/no-such-batch/cancel").status_code == 404
+    no_key = requests.post(f"{stack.stack.host.base_url}/api/runs", timeout=10)
+    assert no_key.status_code == 401
+
+
+def test_foreign_and_unexpected_events_are_acknowledged_and_ignored(stack):
+    host = stack.stack.host
+    url = f"{host.base_url}/runtime/webhooks/eventgrid?functionName=on_blob_created"
+    headers = {"aeg-event-type": "Notification", "x-functions-key": host.system_key("eventgrid_extension")}
+    landing = stack.settings["LANDING_CONTAINER"]
+    events = [
+        {"id": "e1", "eventType": "Microsoft.Storage.BlobDeleted",
+         "subject": f"/blobServices/default/containers/{landing}/blobs/labelled/2026/11/24/x.csv"},
+        {"id": "e2", "eventType": "Microsoft.Storage.BlobCreated",
+         "subject": "/blobServices/default/containers/elsewhere/blobs/labelled/2026/11/24/x.csv"},
+    ]
+    before = {r["batchId"] for r in stack.api.runs(200)}
+    for e in events:
+        body = [{**e, "topic": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/z",
+                 "data": {"api": "PutBlob", "contentLength": 10, "url": "http://127.0.0.1/x"},
+                 "dataVersion": "", "metadataVersion": "1", "eventTime": "2026-11-24T00:00:00Z"}]
+        r = requests.post(url, json=body, headers=headers, timeout=10)
+        assert r.status_code in (200, 202), r.text
+    time.sleep(4)  # longer than the sealer window: nothing may start
+    assert {r["batchId"] for r in stack.api.runs(200)} == before
