@@ -1,0 +1,128 @@
+"""Issue 7 end to end on the local stack with a local webhook receiver: drift, rejected rows,
+metric regression, freshness, a failing receiver and deduplication."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.e2e.conftest import start_stack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    saved = dict(os.environ)
+    s = start_stack(tmp_path_factory, "alerts", {"EVENT_BATCH_WINDOW_SECONDS": "1"})
+    yield s
+    s.stack.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _run(stack, kind, rows, variant="clean", seed=0, name=None, **body) -> dict:
+    blob = stack.land(kind, rows, variant, seed, name=name)
+    started = stack.api.start({"files": [blob], **body})
+    return stack.api.wait_for_run(started["runs"][0]["batchId"], timeout=240)
+
+
+def _wait_alerts(receiver, kind, condition, at_least=1, timeout=30.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = receiver.alerts(kind, condition)
+        if len(got) >= at_least:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"no {condition} {kind} alert at the receiver "
+                         f"(got {[a['body']['data']['essentials']['alertRule'] for a in receiver.received]})")
+
+
+def test_a_champion_exists_first(stack):
+    run = _run(stack, "labelled", 1000, seed=31, name="alerts-train")
+    assert run["status"] == "succeeded" and run["outputs"]["Train"]["promoted"]
+
+
+def test_drifted_batch_raises_signed_drift_alerts_and_a_clean_batch_resolves_them(stack):
+    receiver = stack.stack.receiver
+    drifted = _run(stack, "unlabelled", 600, "drifted", seed=32, name="alerts-drifted")
+    assert drifted["status"] == "succeeded"
+    kinds = {a["kind"] for a in drifted["alerts"] if a["type"] == "Fired"}
+    assert {"prediction_drift", "feature_drift"} <= kinds
+    for kind in ("prediction_drift", "feature_drift"):
+        (fired,) = _wait_alerts(receiver, kind, "Fired")
+        assert fired["signatureValid"] is True
+        assert fired["body"]["schemaId"] == "azureMonitorCommonAlertSchema"
+    clean = _run(stack, "unlabelled", 600, "clean", seed=33, name="alerts-clean")
+    assert clean["status"] == "succeeded"
+    for kind in ("prediction_drift", "feature_drift"):
+        (resolved,) = _wait_alerts(receiver, kind, "Resolved")
+        assert resolved["signatureValid"] is True
+    open_alerts = stack.api.request("GET", "alerts").json()["alerts"]
+    assert not [a for a in open_alerts if a["kind"] in ("prediction_drift", "feature_drift")]
+
+
+def test_the_same_condition_on_three_runs_sends_one_alert(stack):
+    receiver = stack.stack.receiver
+    before = len(receiver.alerts("prediction_drift", "Fired"))
+    for i in range(3):
+        run = _run(stack, "unlabelled", 600, "drifted", seed=40 + i, name=f"alerts-dup-{i}")
+        assert run["status"] == "succeeded"
+    time.sleep(1)
+    assert len(receiver.alerts("prediction_drift", "Fired")) == before + 1
+    (alert,) = [a for a in stack.api.request("GET", "alerts").json()["alerts"]
+                if a["kind"] == "prediction_drift"]
+    assert alert["count"] >= 3
+    _run(stack, "unlabelled", 600, "clean", seed=44, name="alerts-dup-clean")  # resolve again
+
+
+def test_many_malformed_rows_raise_a_rejected_rows_alert(stack):
+    run = _run(stack, "unlabelled", 600, "malformed", seed=45, name="alerts-malformed")
+    assert run["status"] == "succeeded"
+    assert run["outputs"]["Preprocess"]["rowsRejected"] > 0
+    _wait_alerts(stack.stack.receiver, "rejected_rows", "Fired")
+
+
+def test_a_regressed_model_raises_metric_regression_and_is_not_promoted(stack):
+    run = _run(stack, "labelled", 600, seed=46, name="alerts-weak",
+               trainOptions={"epochs": 1, "hiddenUnits": 2})
+    assert run["status"] == "succeeded"
+    assert run["outputs"]["Train"]["promoted"] is False
+    assert run["outputs"]["Train"]["decision"] == "kept-champion"
+    _wait_alerts(stack.stack.receiver, "metric_regression", "Fired")
+
+
+def test_a_receiver_that_fails_is_retried_and_does_not_block_the_run(stack):
+    receiver = stack.stack.receiver
+    receiver.fail_next = 2
+    served_before = receiver.failures_served
+    run = _run(stack, "unlabelled", 600, "drifted", seed=47, name="alerts-retry")
+    assert run["status"] == "succeeded"
+    assert receiver.failures_served == served_before + 2
+    fired = [a for a in run["alerts"] if a["kind"] == "prediction_drift"]
+    assert fired and all(v == "ok" for v in fired[0]["delivery"].values())
+    _wait_alerts(receiver, "prediction_drift", "Fired", at_least=2)
+
+
+@pytest.fixture(scope="module")
+def fresh_stack(tmp_path_factory, stack):
+    s = start_stack(tmp_path_factory, "freshness", {
+        "FRESHNESS_DATA_MAX_AGE_HOURS": str(6 / 3600),  # six seconds
+        "FRESHNESS_INTERVAL_SECONDS": "1",
+        "EVENT_BATCH_WINDOW_SECONDS": "1",
+    })
+    yield s
+    s.stack.stop()
+    stack.stack.apply_to_environment()
+
+
+def test_freshness_monitor_raises_data_stale_and_resolves_it_when_data_lands(fresh_stack):
+    receiver = fresh_stack.stack.receiver
+    blob = fresh_stack.land("unlabelled", 200, seed=48, name="fresh-1")
+    _wait_alerts(receiver, "data_stale", "Fired", timeout=90)  # the first file ages out
+    fired = receiver.alerts("data_stale", "Fired")[0]["body"]["data"]["essentials"]
+    assert fired["configurationItems"] == ["dataset:unlabelled"]
+    fresh_stack.land("unlabelled", 200, seed=49, name="fresh-2")
+    _wait_alerts(receiver, "data_stale", "Resolved", timeout=60)
+    assert blob
