@@ -48,7 +48,7 @@ def test_detection_claims_exactly_the_new_settled_nonempty_files(app_env, settin
     assert early.batches == []
     assert sorted(early.unsettled) == sorted(good)
 
-    later = TODAY + timedelta(minutes=2)
+    later = datetime.now(UTC) + timedelta(minutes=2)
     det = Detector().sweep(now=later)
     assert sorted(claimed(det)) == sorted(good)
     kinds = {b.kind: b for b in det.batches}
