@@ -42,6 +42,7 @@ def _case(conn: str, older: int, repeats: int) -> tuple[float, float]:
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda n: landing.upload_blob(n, b"id,p0\n1,2\n"), names))
 
+    now = datetime.now(UTC)  # after the uploads, so every new file has settled
     times, calls = [], []
     for _ in range(repeats):
         state = svc.create_container(f"state-{uuid.uuid4().hex[:8]}")  # fresh claims

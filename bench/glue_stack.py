@@ -1,0 +1,50 @@
+"""The local stack for the glue benchmarks: the app as deployed, with the score-only
+pipeline swapped for a one-second Wait so that what is measured is the glue, not TensorFlow."""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from devstack.stack import LocalStack
+
+NOOP = {"name": "bench_noop", "properties": {
+    "parameters": {p: {"type": "string", "defaultValue": ""} for p in
+                   ("batchId", "manifestPath", "codeVersion", "mode", "mlContainer",
+                    "trainOptions")},
+    "activities": [{"name": "Score", "type": "Wait", "dependsOn": [],
+                    "typeProperties": {"waitTimeInSeconds": 1}}]}}
+
+
+def start(root: Path, overrides: dict[str, str]) -> LocalStack:
+    stack = LocalStack(root, overrides={
+        "ADF_SCORE_PIPELINE": "bench_noop", "LANDING_QUIET_SECONDS": "0",
+        "POLL_INTERVAL_SECONDS": "1", "SWEEP_SCHEDULE": "0 0 0 1 1 *",
+        "FRESHNESS_INTERVAL_SECONDS": "3600", **overrides})
+    try:
+        stack.start()
+        from shared.adf_client import get_adf_client
+
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "pipeline").mkdir()
+            (Path(tmp) / "pipeline" / "bench_noop.json").write_text(json.dumps(NOOP))
+            get_adf_client().deploy(Path(tmp))
+    except Exception:
+        stack.stop()
+        raise
+    return stack
+
+
+def upload(stack: LocalStack, name: str, data: bytes = b"id,p0\n1,2\n") -> None:
+    from shared.settings import get_settings
+    from shared.storage import container
+
+    container(get_settings().landing_container).upload_blob(name, data, overwrite=True)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
