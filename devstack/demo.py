@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -21,7 +22,8 @@ from devstack.api_client import AppClient
 from devstack.azurite import ROOT
 from devstack.stack import LocalStack
 
-console = Console()
+# Wide enough for the summary table when the output is a log rather than a terminal.
+console = Console(width=None if sys.stdout.isatty() else 140)
 DEMO_SETTINGS = {
     "POLL_INTERVAL_SECONDS": "1",
     "POLL_MAX_INTERVAL_SECONDS": "3",
