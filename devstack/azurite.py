@@ -50,7 +50,7 @@ class Azurite:
     def connection_string(self) -> str:
         return connection_string(self.blob_port, self.queue_port, self.table_port)
 
-    def start(self, timeout: float = 60.0) -> "Azurite":
+    def start(self, timeout: float = 60.0) -> Azurite:
         self.location.mkdir(parents=True, exist_ok=True)
         cmd = [
             azurite_binary(), "--silent", "--disableTelemetry", "--skipApiVersionCheck",
@@ -80,7 +80,7 @@ class Azurite:
                 self.proc.wait(10)
         self.proc = None
 
-    def __enter__(self) -> "Azurite":
+    def __enter__(self) -> Azurite:
         return self.start()
 
     def __exit__(self, *exc) -> None:

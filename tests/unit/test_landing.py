@@ -1,7 +1,13 @@
 from datetime import UTC, datetime, timedelta
 
 from shared.landing import (
-    LandingFile, batch_id, chunk, is_temporary, kind_of, ready, recent_prefixes,
+    LandingFile,
+    batch_id,
+    chunk,
+    is_temporary,
+    kind_of,
+    ready,
+    recent_prefixes,
 )
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
