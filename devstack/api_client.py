@@ -49,6 +49,16 @@ class AppClient:
             time.sleep(0.5)
         raise TimeoutError(f"run {batch_id} did not finish within {timeout:.0f}s")
 
+    def wait_for_rerun(self, batch_id: str, adf_runs: int, timeout: float = 180.0) -> dict:
+        """Poll until the batch has `adf_runs` ADF runs and is no longer running."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            record = self.run(batch_id)
+            if len(record.get("adfRunIds", [])) >= adf_runs and record["status"] in TERMINAL:
+                return record
+            time.sleep(0.5)
+        raise TimeoutError(f"run {batch_id}: no finished rerun within {timeout:.0f}s")
+
     def wait_for_runs_of(self, file_names: list[str], timeout: float = 300.0) -> list[dict]:
         """Wait until every named file is in a finished run; return those runs."""
         deadline = time.monotonic() + timeout

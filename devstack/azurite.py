@@ -1,7 +1,6 @@
 """Start and stop Azurite (pinned in package.json) for the local stack and the tests."""
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -9,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.ports import free_port, wait_for_port
+from devstack.processes import signal_and_wait
 
 ROOT = Path(__file__).resolve().parent.parent
 # Azurite's documented development account: public, not a secret.
@@ -68,16 +68,7 @@ class Azurite:
         return self
 
     def stop(self, kill: bool = False) -> None:
-        if self.proc and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        signal_and_wait(self.proc, signal.SIGKILL if kill else signal.SIGTERM, 10, group=True)
         self.proc = None
 
     def __enter__(self) -> Azurite:

@@ -52,15 +52,23 @@ def list_runs(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"runs": RunRecords().recent(limit, kind=kind)})
 
 
-@bp.route(route="runs/{id}", methods=["GET"], auth_level=AUTH)
-@bp.durable_client_input(client_name="client")
-async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+def _record_or_404(req: func.HttpRequest):
+    """(batch id, run record) for the route's {id}, or (batch id, 404 response)."""
     from shared.run_records import RunRecords
 
     batch_id = req.route_params.get("id", "")
     record = RunRecords().get(batch_id)
     if record is None:
-        return error(404, "unknown run", f"no run for batch {batch_id!r}")
+        return batch_id, error(404, "unknown run", f"no run for batch {batch_id!r}")
+    return batch_id, record
+
+
+@bp.route(route="runs/{id}", methods=["GET"], auth_level=AUTH)
+@bp.durable_client_input(client_name="client")
+async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    _, record = _record_or_404(req)
+    if isinstance(record, func.HttpResponse):
+        return record
     if record.get("status") == "running" and record.get("instanceId"):
         status = await client.get_status(record["instanceId"])
         record["live"] = {"runtimeStatus": getattr(status.runtime_status, "value", None),
@@ -72,12 +80,10 @@ async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient):
 @bp.durable_client_input(client_name="client")
 async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient):
     from shared.orchestration.pipeline_run import CANCEL_EVENT
-    from shared.run_records import RunRecords
 
-    batch_id = req.route_params.get("id", "")
-    record = RunRecords().get(batch_id)
-    if record is None:
-        return error(404, "unknown run", f"no run for batch {batch_id!r}")
+    batch_id, record = _record_or_404(req)
+    if isinstance(record, func.HttpResponse):
+        return record
     if record.get("status") != "running":
         return error(409, "run is not running", f"run {batch_id} is {record.get('status')}")
     await client.raise_event(record["instanceId"], CANCEL_EVENT, {"by": "api"})
@@ -90,12 +96,10 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @bp.durable_client_input(client_name="client")
 async def rerun_run(req: func.HttpRequest, client: df.DurableOrchestrationClient):
     from shared.glue import PIPELINE_RUN, ensure_started
-    from shared.run_records import RunRecords
 
-    batch_id = req.route_params.get("id", "")
-    record = RunRecords().get(batch_id)
-    if record is None:
-        return error(404, "unknown run", f"no run for batch {batch_id!r}")
+    batch_id, record = _record_or_404(req)
+    if isinstance(record, func.HttpResponse):
+        return record
     if record.get("status") not in ("failed", "timed_out", "cancelled") or not record.get("adfRunIds"):
         return error(409, "nothing to rerun",
                      f"run {batch_id} is {record.get('status')}; only a failed run is rerun")

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from devstack.ports import free_port, wait_for_port
+from devstack.processes import signal_and_wait
 
 log = logging.getLogger("devstack.adf")
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,19 +137,10 @@ class EmulatorProcess(_Location):
     def kill(self) -> None:
         """SIGKILL the emulator alone (as a crash would): its activity processes survive
         until a restarted emulator finds and kills them."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
+        self._signal(signal.SIGKILL)
 
     def _signal(self, sig: int) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        signal_and_wait(self.proc, sig, 20)
         self.proc = None
 
     def __enter__(self) -> EmulatorProcess:

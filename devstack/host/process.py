@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from devstack.ports import free_port
+from devstack.processes import signal_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,18 +89,7 @@ class HostProcess:
         self._signal(signal.SIGKILL, 20.0)
 
     def _signal(self, sig: int, timeout: float) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = None
-            return
-        try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        signal_and_wait(self.proc, sig, timeout, group=True)
         self.proc = None
 
     def __enter__(self) -> HostProcess:

@@ -68,11 +68,18 @@ def start_stack(tmp_path_factory, name: str, overrides: dict[str, str]) -> Stack
     return s
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    saved = dict(os.environ)
-    s = start_stack(tmp_path_factory, "stack", {})
-    yield s
-    s.stack.stop()
-    os.environ.clear()
-    os.environ.update(saved)
+def module_stack(name: str, overrides: dict[str, str] | None = None):
+    """A module-scoped fixture running its own stack; the environment is restored after."""
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory):
+        saved = dict(os.environ)
+        s = start_stack(tmp_path_factory, name, overrides or {})
+        yield s
+        s.stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+    return fixture
+
+
+stack = module_stack("stack")

@@ -2,24 +2,16 @@
 metric regression, freshness, a failing receiver and deduplication."""
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import module_stack, start_stack
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    saved = dict(os.environ)
-    s = start_stack(tmp_path_factory, "alerts", {"EVENT_BATCH_WINDOW_SECONDS": "1"})
-    yield s
-    s.stack.stop()
-    os.environ.clear()
-    os.environ.update(saved)
+stack = module_stack("alerts", {"EVENT_BATCH_WINDOW_SECONDS": "1"})
 
 
 def _run(stack, kind, rows, variant="clean", seed=0, name=None, **body) -> dict:

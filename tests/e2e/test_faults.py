@@ -2,24 +2,16 @@
 run ends correctly with exactly one ADF run per batch and no lost files."""
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import module_stack
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    saved = dict(os.environ)
-    s = start_stack(tmp_path_factory, "faults", {"EVENT_BATCH_WINDOW_SECONDS": "1"})
-    yield s
-    s.stack.stop()
-    os.environ.clear()
-    os.environ.update(saved)
+stack = module_stack("faults", {"EVENT_BATCH_WINDOW_SECONDS": "1"})
 
 
 def _wait_for_stage(stack, blob: str, stages: set[str], timeout: float = 120) -> dict:
@@ -68,12 +60,7 @@ def test_emulator_killed_mid_run_is_restarted_and_the_run_still_ends_right(stack
     assert run["error"]["activity"] == "Train" and "lost" in run["error"]["message"]
     assert len(run["adfRunIds"]) == 1 and len(stack.adf_runs_for(run["batchId"])) == 1
     assert stack.api.request("POST", f"runs/{run['batchId']}/rerun").status_code == 202
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        again = stack.api.run(run["batchId"])
-        if len(again["adfRunIds"]) == 2 and again["status"] != "running":
-            break
-        time.sleep(0.5)
+    again = stack.api.wait_for_rerun(run["batchId"], 2)
     assert again["status"] == "succeeded", again.get("error")
     assert again["outputs"]["Train"]["promoted"] in (True, False)
     assert [f["name"] for f in again["files"]] == [blob]

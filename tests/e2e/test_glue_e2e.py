@@ -92,12 +92,7 @@ def test_failing_training_is_reported_and_rerun_starts_from_the_failed_activity(
     assert r.status_code == 202, r.text
     rerun = r.json()
     assert rerun["rerunOf"] == run["adfRunIds"][-1]
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        again = stack.api.run(batch_id)
-        if len(again["adfRunIds"]) == 2 and again["status"] in ("failed", "succeeded"):
-            break
-        time.sleep(0.5)
+    again = stack.api.wait_for_rerun(batch_id, 2)
     assert len(again["adfRunIds"]) == 2
     from shared.adf_client import get_adf_client
 
