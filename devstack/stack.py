@@ -56,6 +56,7 @@ class LocalStack:
             "ALERT_WEBHOOK_URLS": self.receiver.url,
             "ALERT_WEBHOOK_SECRET": self.webhook_secret,
             "DEVSTACK_EVENTGRID_WATCH": f"{values.get('LANDING_CONTAINER', 'landing')}=on_blob_created",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.host_port}",
         })
         values.update(self.overrides)
         return {k: v for k, v in values.items() if v != ""}

@@ -1,6 +1,7 @@
 """`make up` / `make down`: keep the local stack running in the foreground."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -11,16 +12,44 @@ from devstack.azurite import ROOT
 from devstack.stack import EXAMPLE_SETTINGS, LocalStack
 
 STATE = ROOT / ".devstack"
-PID_FILE = STATE / "up.pid"
 SETTINGS_FILE = ROOT / "local.settings.json"
 
 
-def ensure_local_settings() -> dict[str, str]:
-    """`local.settings.json`, generated from the example file when missing."""
-    if not SETTINGS_FILE.exists():
-        SETTINGS_FILE.write_text(EXAMPLE_SETTINGS.read_text())
-        print(f"generated {SETTINGS_FILE.name} from {EXAMPLE_SETTINGS.name}")
-    return dict(json.loads(SETTINGS_FILE.read_text())["Values"])
+def ensure_local_settings(path: Path = SETTINGS_FILE) -> dict[str, str]:
+    """The settings file's values, generated from the example file when missing."""
+    if not path.exists():
+        path.write_text(EXAMPLE_SETTINGS.read_text())
+        print(f"generated {path} from {EXAMPLE_SETTINGS.name}", flush=True)
+    return dict(json.loads(path.read_text())["Values"])
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m devstack up|down")
+    p.add_argument("--root", type=Path, default=STATE, help="where the stack keeps its data")
+    p.add_argument("--settings", type=Path, default=SETTINGS_FILE,
+                   help="local.settings.json to use (generated from the example if missing)")
+    p.add_argument("--free-ports", action="store_true",
+                   help="pick free ports instead of the documented defaults (7071, 7443, 10000-2)")
+    return p.parse_args(argv)
+
+
+def _host_listing(host, timeout: float = 15.0) -> list[str]:
+    """The functions and keys the host stand-in printed at start (as `func start` does); it
+    serves a moment before it prints them."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = host.log_path.read_text(errors="replace")
+        start = text.rfind("Functions:\n")
+        end = text.find("Host started", start)
+        if start >= 0 and end > start:
+            text = text[start:end]
+            break
+        time.sleep(0.1)
+    return ["  " + line.replace("\t", "  ") for line in text.splitlines()
+            if line.startswith(("Functions:", "Keys:", "Durable API", "Blob watcher", "\t"))]
 
 
 def describe(stack: LocalStack) -> str:
@@ -34,8 +63,7 @@ def describe(stack: LocalStack) -> str:
         f"  Azurite         blob 127.0.0.1:{stack.azurite.blob_port}, queue "
         f"{stack.azurite.queue_port}, table {stack.azurite.table_port}",
         f"  alert receiver  {stack.receiver.url}",
-        "  routes:",
-        *[f"    {r}" for r in getattr(host, "routes", [])],
+        *_host_listing(host),
         "  data:",
         f"    land files in container '{s.get('LANDING_CONTAINER', 'landing')}' under "
         "labelled/YYYY/MM/DD/ or unlabelled/YYYY/MM/DD/",
@@ -48,32 +76,36 @@ def describe(stack: LocalStack) -> str:
 
 
 def up(argv: list[str]) -> int:
-    STATE.mkdir(exist_ok=True)
-    stack = LocalStack(STATE, fixed_ports=True, base_settings=ensure_local_settings())
+    args = _args(argv)
+    args.root.mkdir(parents=True, exist_ok=True)
+    pid_file = args.root / "up.pid"
+    stack = LocalStack(args.root, fixed_ports=not args.free_ports,
+                       base_settings=ensure_local_settings(args.settings))
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     try:
         stack.start()
-        PID_FILE.write_text(str(os.getpid()))
+        pid_file.write_text(str(os.getpid()))
         print(describe(stack), flush=True)
         stopping.wait()
     finally:
         print("stopping the local stack ...", flush=True)
         stack.stop()
-        PID_FILE.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
     return 0
 
 
 def down(argv: list[str]) -> int:
-    if not PID_FILE.exists():
-        print("no local stack is running (no .devstack/up.pid)")
+    pid_file = _args(argv).root / "up.pid"
+    if not pid_file.exists():
+        print(f"no local stack is running (no {pid_file})")
         return 0
-    pid = int(Path(PID_FILE).read_text())
+    pid = int(pid_file.read_text())
     try:
         os.kill(pid, signal.SIGTERM)
         print(f"asked the stack (pid {pid}) to stop")
     except ProcessLookupError:
-        PID_FILE.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
         print("the stack was not running; removed a stale pid file")
     return 0

@@ -25,8 +25,8 @@ async def start_runs(req: func.HttpRequest, client: df.DurableOrchestrationClien
     except BadRequest as exc:
         return error(400, "invalid request", str(exc))
     reason = (request and request.reason) or "api"
-    overrides = request and {"trainOptions": request.trainOptions,
-                             "timeoutSeconds": request.timeoutSeconds}
+    overrides = request and request.model_dump(include={"trainOptions", "timeoutSeconds",
+                                                        "maxReruns"})
     try:
         if request and request.files:
             result = await start_files(client, request.files, request.mode, reason, overrides)
@@ -107,7 +107,8 @@ async def rerun_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     instance_id = f"{batch_id}-rerun{attempt}"
     # The same batch and options as the failed run (ADF reruns with the same parameters).
     batch = {k: record[k] for k in ("batchId", "kind", "mode", "manifestPath", "files",
-                                    "trainOptions", "timeoutSeconds") if record.get(k) is not None}
+                                    "trainOptions", "timeoutSeconds", "maxReruns")
+             if record.get(k) is not None}
     batch["rerunOf"] = record["adfRunIds"][-1]
     started = await ensure_started(client, PIPELINE_RUN, instance_id, {"batch": batch})
     urls = client.create_http_management_payload(instance_id)

@@ -22,6 +22,7 @@ class RunRequest(BaseModel):
     reason: str | None = Field(None, max_length=500)
     trainOptions: dict | None = None
     timeoutSeconds: float | None = Field(None, gt=0, le=7 * 24 * 3600)
+    maxReruns: int | None = Field(None, ge=0, le=10)
 
     @field_validator("prefix")
     @classmethod

@@ -49,6 +49,7 @@ def begin_run(payload: dict) -> dict:
         "files": batch.get("files", []), "reason": batch.get("reason", ""),
         "status": "running", "codeVersion": parameters["codeVersion"],
         "trainOptions": options, "timeoutSeconds": batch.get("timeoutSeconds"),
+        "maxReruns": batch.get("maxReruns"),
         "startedAt": datetime.now(UTC).isoformat(),
     })
     Detector(s).mark_started(batch["batchId"])
@@ -58,7 +59,7 @@ def begin_run(payload: dict) -> dict:
         "pipeline": pipeline, "parameters": parameters,
         "pollSeconds": s.poll_interval_seconds, "maxPollSeconds": s.poll_max_interval_seconds,
         "timeoutSeconds": batch.get("timeoutSeconds") or s.run_timeout_seconds,
-        "maxReruns": s.max_reruns,
+        "maxReruns": s.max_reruns if batch.get("maxReruns") is None else batch["maxReruns"],
         "pollsPerGeneration": s.polls_per_generation,
     }
 

@@ -13,6 +13,7 @@ from devstack.stack import LocalStack
 FAST = {
     "POLL_INTERVAL_SECONDS": "1",
     "POLL_MAX_INTERVAL_SECONDS": "2",
+    "POLLS_PER_GENERATION": "3",  # every run continues as new several times
     "EVENT_BATCH_WINDOW_SECONDS": "3",
     "LANDING_QUIET_SECONDS": "0",
     "PENDING_RESTART_SECONDS": "30",

@@ -11,7 +11,9 @@ from tests.e2e.conftest import module_stack, start_stack
 pytestmark = pytest.mark.slow
 
 
-stack = module_stack("alerts", {"EVENT_BATCH_WINDOW_SECONDS": "1"})
+SECRET = "e2e-intake-secret"
+stack = module_stack("alerts", {"EVENT_BATCH_WINDOW_SECONDS": "1", "ALERT_INTAKE_SECRET": SECRET,
+                                "ALERT_RULE_ACTIONS": "drift-rule=retrain"})
 
 
 def _run(stack, kind, rows, variant="clean", seed=0, name=None, **body) -> dict:
@@ -95,6 +97,41 @@ def test_a_receiver_that_fails_is_retried_and_does_not_block_the_run(stack):
     fired = [a for a in run["alerts"] if a["kind"] == "prediction_drift"]
     assert fired and all(v == "ok" for v in fired[0]["delivery"].values())
     _wait_alerts(receiver, "prediction_drift", "Fired", at_least=2)
+
+
+def test_alert_intake_over_http_records_forwards_and_acts_by_rule(stack):
+    import json
+
+    from tests.integration.alerts.samples import LOG_FIRED, METRIC_FIRED, resolved, without
+
+    def post(payload, secret=SECRET, raw=None):
+        return stack.api.request("POST", "alerts", data=raw or json.dumps(payload),
+                                 headers={"X-Alert-Secret": secret} if secret else {})
+
+    fired = post(LOG_FIRED)
+    assert fired.status_code == 202, fired.text
+    body = fired.json()
+    assert body["action"] == "retrain" and body["notified"] == ["Fired"]
+    (retrain,) = body["runs"]
+    assert retrain["started"] and retrain["mode"] == "train-and-score"
+    run = stack.api.wait_for_run(retrain["batchId"], timeout=240)
+    assert run["status"] == "succeeded" and "Train" in run["outputs"]
+    again = post(LOG_FIRED).json()  # the same alert again: counted, no second retrain
+    assert again["action"] == "none" and "runs" not in again and again["count"] == 2
+    forwarded = _wait_alerts(stack.stack.receiver, "azure_monitor", "Fired")
+    assert forwarded[-1]["signatureValid"] is True
+    assert post(resolved(LOG_FIRED)).json()["notified"] == ["Resolved"]
+    assert post(METRIC_FIRED).status_code == 202
+
+    bad = post(without(METRIC_FIRED, "data", "essentials", "monitorCondition"))
+    assert bad.status_code == 400 and "data.essentials.monitorCondition" in bad.json()["detail"]
+    assert post(None, raw=b"{broken").status_code == 400
+    assert post(None, raw=b" " * (256 * 1024 + 1)).status_code == 413
+    forged = post(LOG_FIRED, secret="not-the-secret")
+    assert forged.status_code == 401 and SECRET not in forged.text
+    assert "Traceback" not in forged.text + bad.text
+    listed = stack.api.request("GET", "alerts", params={"state": "all"}).json()["alerts"]
+    assert any(a["kind"] == "azure_monitor" and a["state"] == "Resolved" for a in listed)
 
 
 @pytest.fixture(scope="module")

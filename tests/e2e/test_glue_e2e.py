@@ -2,11 +2,14 @@
 local stack (Azurite, Data Factory emulator running adf/ and training/, host stand-in)."""
 from __future__ import annotations
 
+import json
 import math
 import time
 
 import pytest
 import requests
+
+from tests.e2e.conftest import module_stack
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +39,14 @@ def test_labelled_batch_event_leads_to_one_successful_train_and_score_run(stack)
     model = outputs["Train"]["modelVersion"]
     assert any(n.startswith(f"models/{model}/") for n in stack.ml_blobs("models/"))
     assert f"predictions/{run['batchId']}/predictions.csv" in stack.ml_blobs("predictions/")
+    # POLLS_PER_GENERATION=3: the orchestration continued as new, its history stayed short.
+    status = requests.get(f"{stack.stack.host.base_url}/runtime/webhooks/durabletask/instances/"
+                          f"{run['instanceId']}", params={"showHistory": "true"}, timeout=10).json()
+    generation = json.loads(status["input"]) if isinstance(status["input"], str) else status["input"]
+    assert "plan" in generation  # the input of a later generation carries the state
+    assert len(status["historyEvents"]) < 60
+    health = stack.api.request("GET", "health")
+    assert health.status_code == 200 and health.json()["ok"] is True
 
 
 def test_unlabelled_batch_leads_to_a_score_only_run(stack):
@@ -102,6 +113,33 @@ def test_failing_training_is_reported_and_rerun_starts_from_the_failed_activity(
     assert "Train" in ran_again and "Preprocess" not in ran_again
 
 
+def test_failed_runs_are_rerun_automatically_up_to_max_reruns(stack):
+    blob = stack.land("labelled", 300, seed=6, name="e2e-auto-rerun")
+    started = stack.api.start({"files": [blob], "trainOptions": {"epochs": -1}, "maxReruns": 1})
+    run = stack.api.wait_for_run(started["runs"][0]["batchId"], timeout=180)
+    assert run["status"] == "failed" and run["reruns"] == 1
+    assert len(run["adfRunIds"]) == 2 == len(stack.adf_runs_for(run["batchId"]))
+
+
+def test_cancel_through_the_api_cancels_the_adf_run(stack):
+    blob = stack.land("labelled", 600, seed=7, name="e2e-cancel")
+    batch_id = stack.api.start({"files": [blob]})["runs"][0]["batchId"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        record = stack.api.run(batch_id)
+        if record and record.get("adfRunIds") and record.get("status") == "running":
+            break
+        time.sleep(0.2)
+    r = stack.api.request("POST", f"runs/{batch_id}/cancel")
+    assert r.status_code == 202, r.text
+    run = stack.api.wait_for_run(batch_id, timeout=120)
+    assert run["status"] == "cancelled"
+    (adf_run,) = stack.adf_runs_for(batch_id)
+    assert adf_run["status"] in ("Cancelled", "Canceling")
+    again = stack.api.request("POST", f"runs/{batch_id}/cancel")
+    assert again.status_code == 409 and "cancelled" in again.json()["detail"]
+
+
 def test_a_run_over_its_timeout_is_cancelled_in_data_factory(stack):
     blob = stack.land("labelled", 300, seed=5, name="e2e-timeout")
     started = stack.api.start({"files": [blob], "timeoutSeconds": 2})
@@ -154,3 +192,20 @@ def test_foreign_and_unexpected_events_are_acknowledged_and_ignored(stack):
         assert r.status_code in (200, 202), r.text
     time.sleep(4)  # longer than the sealer window: nothing may start
     assert {r["batchId"] for r in stack.api.runs(200)} == before
+
+
+sweep_stack = module_stack("sweep", {"DEVSTACK_EVENTGRID_WATCH": "",  # every event is lost
+                                     "SWEEP_SCHEDULE": "*/2 * * * * *"})
+
+
+def test_the_sweep_picks_up_files_whose_events_were_lost(sweep_stack):
+    blob = sweep_stack.land("labelled", 400, seed=8, name="sweep-only")
+    (run,) = sweep_stack.api.wait_for_runs_of([blob], timeout=240)
+    assert run["status"] == "succeeded" and run["reason"] == "hourly sweep"
+    assert len(sweep_stack.adf_runs_for(run["batchId"])) == 1
+    # the sweep also keeps the freshness monitor alive, as one instance however often it runs
+    base = sweep_stack.stack.host.base_url
+    listed = requests.get(f"{base}/runtime/webhooks/durabletask/instances", timeout=10).json()
+    monitors = [i for i in listed if i["name"] == "freshness_monitor"]
+    assert len(monitors) == 1 and monitors[0]["instanceId"] == "freshness-monitor"
+    assert monitors[0]["runtimeStatus"] in ("Running", "Pending", "ContinuedAsNew")
