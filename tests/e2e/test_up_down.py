@@ -42,5 +42,9 @@ def test_up_prints_where_things_are_serves_the_app_and_down_stops_it(tmp_path):
         assert up.wait(60) == 0
         assert not (root / "up.pid").exists()
     finally:
-        if up.poll() is None:
-            up.kill()
+        if up.poll() is None:  # stop gracefully so the stack's children go too
+            up.terminate()
+            try:
+                up.wait(60)
+            except subprocess.TimeoutExpired:
+                up.kill()
