@@ -70,7 +70,6 @@ class Detection:
     batches: list[Batch] = field(default_factory=list)
     unsettled: list[str] = field(default_factory=list)  # not yet quiet: try again later
     already_claimed: dict[str, str] = field(default_factory=dict)  # name -> batch id
-    list_calls: int = 0
 
 
 def _now() -> datetime:
@@ -94,13 +93,11 @@ class Detector:
         self.owner = uuid.uuid4().hex
 
     # --- reading ----------------------------------------------------------------------
-    def _claims_under(self, prefix: str, det: Detection) -> dict[str, object]:
-        det.list_calls += 1
+    def _claims_under(self, prefix: str) -> dict[str, object]:
         return {b.name[len(CLAIMS):]: b for b in
                 self.state.list_blobs(name_starts_with=CLAIMS + prefix, include=["metadata"])}
 
-    def _landing_under(self, prefix: str, det: Detection) -> list[LandingFile]:
-        det.list_calls += 1
+    def _landing_under(self, prefix: str) -> list[LandingFile]:
         return [_listed(b) for b in self.landing.list_blobs(name_starts_with=prefix)]
 
     def _is_abandoned(self, claim, now: datetime) -> bool:
@@ -168,9 +165,9 @@ class Detector:
         now = now or _now()
         det = Detection()
         for prefix in prefixes or recent_prefixes(now, self.s.landing_lookback_days):
-            claims = self._claims_under(prefix, det)
+            claims = self._claims_under(prefix)
             candidates = {}
-            for f in self._landing_under(prefix, det):
+            for f in self._landing_under(prefix):
                 if kind_of(f.name) is None:
                     continue
                 claim = claims.get(f.name)
