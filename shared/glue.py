@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from datetime import UTC, datetime
 
 from shared.settings import get_settings
@@ -115,15 +116,29 @@ async def start_files(client, files: list[str], mode: str | None, reason: str,
     return {"runs": runs}
 
 
+# Sealers this process has already seen started. A sealer's id names its window, and it only
+# fires when that window has closed, so for the rest of the window every further event of a
+# burst can skip the Durable status call. Bounded: old windows fall out.
+_started_sealers: OrderedDict[str, None] = OrderedDict()
+_STARTED_SEALERS_MAX = 256
+
+
 async def note_landed_blob(client, kind: str, now: datetime | None = None) -> str:
-    """An event says a file of `kind` landed: make sure this window's sealer is running."""
+    """An event says a file of `kind` landed: make sure this window's sealer is running.
+
+    The window is taken from the time the event is handled, not the event's own time, so
+    the sealer it names cannot have fired yet and will see the file."""
     from shared.orchestration.batch_sealer import sealer_instance_id
 
     s = get_settings()
     instance = sealer_instance_id(kind, now or datetime.now(UTC), s.event_batch_window_seconds)
-    await ensure_started(client, BATCH_SEALER, instance, {
-        "kind": kind, "windowSeconds": s.event_batch_window_seconds,
-        "quietSeconds": s.landing_quiet_seconds})
+    if instance not in _started_sealers:
+        await ensure_started(client, BATCH_SEALER, instance, {
+            "kind": kind, "windowSeconds": s.event_batch_window_seconds,
+            "quietSeconds": s.landing_quiet_seconds})
+        _started_sealers[instance] = None
+        while len(_started_sealers) > _STARTED_SEALERS_MAX:
+            _started_sealers.popitem(last=False)
     return instance
 
 
