@@ -134,6 +134,28 @@ def test_alert_intake_over_http_records_forwards_and_acts_by_rule(stack):
     assert any(a["kind"] == "azure_monitor" and a["state"] == "Resolved" for a in listed)
 
 
+def test_a_sink_that_keeps_failing_shows_in_health_and_blocks_nothing(stack):
+    receiver = stack.stack.receiver
+    receiver.fail_next = 1000
+    try:
+        run = _run(stack, "unlabelled", 600, "drifted", seed=50, name="alerts-sink-down")
+        run = _run(stack, "unlabelled", 600, "clean", seed=51, name="alerts-sink-down-2")
+        assert run["status"] == "succeeded"
+        assert any(v != "ok" for a in run["alerts"] for v in (a["delivery"] or {}).values())
+        health = stack.api.request("GET", "health")
+        assert health.status_code == 503
+        sinks = health.json()["checks"]["alertSinks"]
+        assert sinks["ok"] is False
+        (sink,) = sinks["sinks"].values()
+        assert sink["consecutiveFailures"] >= 1 and sink["lastError"]
+    finally:
+        receiver.fail_next = 0
+    # Health recovers with the next successful delivery (drift fires again, then resolves).
+    _run(stack, "unlabelled", 600, "drifted", seed=52, name="alerts-sink-up")
+    assert stack.api.request("GET", "health").status_code == 200
+    _run(stack, "unlabelled", 600, "clean", seed=53, name="alerts-sink-up-2")
+
+
 @pytest.fixture(scope="module")
 def fresh_stack(tmp_path_factory, stack):
     s = start_stack(tmp_path_factory, "freshness", {

@@ -47,6 +47,7 @@ def test_labelled_batch_event_leads_to_one_successful_train_and_score_run(stack)
     assert len(status["historyEvents"]) < 60
     health = stack.api.request("GET", "health")
     assert health.status_code == 200 and health.json()["ok"] is True
+    assert health.json()["checks"]["logAnalytics"]["enabled"] is False  # no workspace: off
 
 
 def test_unlabelled_batch_leads_to_a_score_only_run(stack):
