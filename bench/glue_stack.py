@@ -21,8 +21,8 @@ def start(root: Path, overrides: dict[str, str]) -> LocalStack:
         "ADF_SCORE_PIPELINE": "bench_noop", "LANDING_QUIET_SECONDS": "0",
         "POLL_INTERVAL_SECONDS": "1", "SWEEP_SCHEDULE": "0 0 0 1 1 *",
         "FRESHNESS_INTERVAL_SECONDS": "3600", **overrides})
+    stack.start()
     try:
-        stack.start()
         from shared.adf_client import get_adf_client
 
         with tempfile.TemporaryDirectory() as tmp:

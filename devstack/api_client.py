@@ -53,7 +53,7 @@ class AppClient:
         """Poll until the batch has `adf_runs` ADF runs and is no longer running."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            record = self.run(batch_id)
+            record = self.run(batch_id) or {}
             if len(record.get("adfRunIds", [])) >= adf_runs and record["status"] in TERMINAL:
                 return record
             time.sleep(0.5)

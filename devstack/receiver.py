@@ -31,6 +31,8 @@ class AlertReceiver:
         return f"http://127.0.0.1:{self.port}/alerts"
 
     def _verify(self, body: bytes, header: str | None) -> bool | None:
+        # Computed here from the secret, not with the app's own helper: the receiver stands
+        # for the far side of the webhook, so it checks the app's signing independently.
         if not self.secret:
             return None
         expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()

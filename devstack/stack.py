@@ -110,11 +110,15 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.receiver.start()
-        self.start_azurite()
-        self.start_emulator()
-        self.deploy()
-        self.start_host()
+        try:
+            self.receiver.start()
+            self.start_azurite()
+            self.start_emulator()
+            self.deploy()
+            self.start_host()
+        except BaseException:  # a half-started stack must not leave processes behind
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def receive_alert(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    import asyncio
     from datetime import UTC, datetime
 
     from shared.alert_intake import SECRET_HEADER, IntakeError, receive_alert
@@ -21,11 +22,12 @@ async def receive_alert(req: func.HttpRequest, client: df.DurableOrchestrationCl
 
     secret = req.headers.get(SECRET_HEADER) or req.params.get("secret")
     try:
-        result = receive_alert(req.get_body(), secret, datetime.now(UTC))
+        # Blob and HTTP work off the event loop the other async functions share.
+        result = await asyncio.to_thread(receive_alert, req.get_body(), secret, datetime.now(UTC))
     except IntakeError as exc:
         return json_response(exc.to_response(), exc.status)
     if result.notifications:
-        deliver(result.notifications)
+        await asyncio.to_thread(deliver, result.notifications)
     body = result.to_response()
     if result.action in ("retrain", "score") and result.alert:
         body["runs"] = await start_action_run(client, result.action, result.alert["id"])

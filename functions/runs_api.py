@@ -52,12 +52,14 @@ def list_runs(req: func.HttpRequest) -> func.HttpResponse:
     return json_response({"runs": RunRecords().recent(limit, kind=kind)})
 
 
-def _record_or_404(req: func.HttpRequest):
+async def _record_or_404(req: func.HttpRequest):
     """(batch id, run record) for the route's {id}, or (batch id, 404 response)."""
+    import asyncio
+
     from shared.run_records import RunRecords
 
     batch_id = req.route_params.get("id", "")
-    record = RunRecords().get(batch_id)
+    record = await asyncio.to_thread(RunRecords().get, batch_id)
     if record is None:
         return batch_id, error(404, "unknown run", f"no run for batch {batch_id!r}")
     return batch_id, record
@@ -66,7 +68,7 @@ def _record_or_404(req: func.HttpRequest):
 @bp.route(route="runs/{id}", methods=["GET"], auth_level=AUTH)
 @bp.durable_client_input(client_name="client")
 async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient):
-    _, record = _record_or_404(req)
+    _, record = await _record_or_404(req)
     if isinstance(record, func.HttpResponse):
         return record
     if record.get("status") == "running" and record.get("instanceId"):
@@ -81,7 +83,7 @@ async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient):
 async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient):
     from shared.orchestration.pipeline_run import CANCEL_EVENT
 
-    batch_id, record = _record_or_404(req)
+    batch_id, record = await _record_or_404(req)
     if isinstance(record, func.HttpResponse):
         return record
     if record.get("status") != "running":
@@ -97,7 +99,7 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
 async def rerun_run(req: func.HttpRequest, client: df.DurableOrchestrationClient):
     from shared.glue import PIPELINE_RUN, ensure_started
 
-    batch_id, record = _record_or_404(req)
+    batch_id, record = await _record_or_404(req)
     if isinstance(record, func.HttpResponse):
         return record
     if record.get("status") not in ("failed", "timed_out", "cancelled") or not record.get("adfRunIds"):

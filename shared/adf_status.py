@@ -9,7 +9,6 @@ import re
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLING, CANCELLED = (
     "queued", "running", "succeeded", "failed", "cancelling", "cancelled",
 )
-STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLING, CANCELLED)
 TERMINAL_STATUSES = frozenset({SUCCEEDED, FAILED, CANCELLED})
 FAILURE_STATUSES = frozenset({FAILED, CANCELLED})
 

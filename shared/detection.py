@@ -160,7 +160,7 @@ class Detector:
 
     # --- the two ways in ----------------------------------------------------------------
     def sweep(self, now: datetime | None = None, prefixes: list[str] | None = None,
-              reason: str = "sweep") -> Detection:
+              reason: str = "sweep", mode: str | None = None) -> Detection:
         """Claim every ready, unclaimed file in the recent partitions (or `prefixes`)."""
         now = now or _now()
         det = Detection()
@@ -179,7 +179,7 @@ class Detector:
                         det.unsettled.append(f.name)
                     continue
                 candidates[f.name] = (f, claim)
-            self._claim_and_seal(candidates, now, reason, det)
+            self._claim_and_seal(candidates, now, reason, det, mode)
         return det
 
     def claim_files(self, names: list[str], mode: str | None = None, now: datetime | None = None,

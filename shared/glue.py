@@ -79,7 +79,7 @@ async def sweep_and_start(client, reason: str = "sweep", prefixes: list[str] | N
 
     s = get_settings()
     detector = Detector(s)
-    det = await asyncio.to_thread(detector.sweep, None, prefixes, reason)
+    det = await asyncio.to_thread(detector.sweep, None, prefixes, reason, mode)
     batches = [_with(b.as_dict(), mode, overrides) for b in det.batches]
     claimed = {b["batchId"] for b in batches}
     orphans = await asyncio.to_thread(detector.pending, s.pending_restart_seconds)
@@ -111,9 +111,12 @@ async def start_files(client, files: list[str], mode: str | None, reason: str,
     runs = await start_batches(client, [_with(b.as_dict(), mode, overrides)
                                         for b in det.batches])
     for batch_id in sorted(set(det.already_claimed.values())):
+        if not batch_id:  # another detector is sealing it right now: not a run yet
+            continue
         manifest = await asyncio.to_thread(detector.load_manifest, batch_id)
         runs.append(_describe(client, manifest, False))
-    return {"runs": runs}
+    claiming = sorted(n for n, b in det.already_claimed.items() if not b)
+    return {"runs": runs, **({"beingClaimed": claiming} if claiming else {})}
 
 
 # Sealers this process has already seen started. A sealer's id names its window, and it only

@@ -17,7 +17,6 @@ from datetime import date, datetime, timedelta
 
 KINDS = ("labelled", "unlabelled")
 MODE_BY_KIND = {"labelled": "train-and-score", "unlabelled": "score"}
-MODES = ("train-and-score", "score")
 TEMP_SUFFIXES = (".tmp", ".partial", ".crdownload", ".part", ".filepart", ".uploading")
 
 _PATH = re.compile(r"^(?P<kind>labelled|unlabelled)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<rest>.+)$")

@@ -47,7 +47,7 @@ def check_freshness(payload: dict | None = None) -> dict:
     from shared.alerts import deliver, process_findings
     from shared.checks import evaluate_freshness
     from shared.logs_monitor import KINDS as EXTERNAL_KINDS
-    from shared.logs_monitor import query_external_runs
+    from shared.logs_monitor import logs_status, query_external_runs
 
     s = get_settings()
     now = datetime.now(UTC)
@@ -56,7 +56,9 @@ def check_freshness(payload: dict | None = None) -> dict:
     if s.log_analytics_workspace_id:
         try:
             findings += query_external_runs(app_started_run_ids(s), now, settings=s)
-            complete |= set(EXTERNAL_KINDS)  # the query saw everything: absent means fine
+            last = logs_status(settings=s).get("lastQuery") or {}
+            if not last.get("partial"):  # a full answer: absent means fine
+                complete |= set(EXTERNAL_KINDS)
         except Exception as exc:  # a failed query resolves nothing; health reports it
             log.warning("Log Analytics query failed: %s", exc)
     notes = process_findings(findings, now, complete_kinds=complete, settings=s)

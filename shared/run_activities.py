@@ -84,11 +84,24 @@ def start_adf_run(payload: dict) -> dict:
     return started
 
 
+def _existing_rerun(client, pipeline: str, run_id: str) -> dict | None:
+    """A recovery run of `run_id` that already exists: same run group, started after it
+    ended. Found when this activity runs again after ADF had accepted the rerun."""
+    failed = client.run_status(run_id)
+    after = str(failed.get("runEnd") or failed.get("runStart") or "")
+    for run in client.query_runs(72, pipeline=pipeline):
+        if (run.get("runGroupId") == failed.get("runGroupId") and run["runId"] != run_id
+                and str(run.get("runStart") or "") > after):
+            return {"runId": run["runId"]}
+    return None
+
+
 def rerun_adf_run(payload: dict) -> dict:
     from shared.adf_client import get_adf_client
 
-    again = get_adf_client().rerun_from_failure(payload["pipeline"], payload["runId"],
-                                                payload["parameters"])
+    client = get_adf_client()
+    again = _existing_rerun(client, payload["pipeline"], payload["runId"]) or \
+        client.rerun_from_failure(payload["pipeline"], payload["runId"], payload["parameters"])
     _add_adf_run(payload["batchId"], again["runId"])
     log.info("batch %s: rerun of ADF run %s from failure is %s", payload["batchId"],
              payload["runId"], again["runId"])

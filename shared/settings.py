@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     public_base_url: str | None = _f(None, "PUBLIC_BASE_URL")
 
     @model_validator(mode="after")
+    def _rule_actions_parse(self) -> Settings:
+        from shared.alert_intake import parse_rule_actions
+
+        parse_rule_actions(self.alert_rule_actions)  # SettingsError names ALERT_RULE_ACTIONS
+        return self
+
+    @model_validator(mode="after")
     def _storage_configured(self) -> Settings:
         if not (self.storage_connection_string or self.storage_account_url):
             raise ValueError(

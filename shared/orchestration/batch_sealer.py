@@ -36,16 +36,20 @@ def batch_sealer(context):
     if fire_at > context.current_utc_datetime:
         yield context.create_timer(fire_at)
     batches: list[dict] = []
+    statuses: list = []
     for look in range(MAX_LOOKS):
         sealed = yield context.call_activity_with_retry(
             "seal_batches", _retry(), {"kind": kind, "reason": f"events ({context.instance_id})"})
-        batches.extend(sealed["batches"])
+        # Run what this look sealed now: a sealed batch never waits for later looks (and so
+        # is never old enough for the sweep to rescue it from under us).
+        runs = [context.call_sub_orchestrator("pipeline_run", {"batch": b}, b["batchId"])
+                for b in sealed["batches"]]
+        if runs:
+            results = yield context.task_all(runs)
+            statuses += [r.get("status") if isinstance(r, dict) else None for r in results]
+        batches += sealed["batches"]
         if not sealed["unsettled"] or look == MAX_LOOKS - 1:
             break
         wait = timedelta(seconds=max(1.0, quiet))
         yield context.create_timer(context.current_utc_datetime + wait)
-    runs = [context.call_sub_orchestrator("pipeline_run", {"batch": b}, b["batchId"])
-            for b in batches]
-    results = (yield context.task_all(runs)) if runs else []
-    return {"batches": [b["batchId"] for b in batches],
-            "statuses": [r.get("status") if isinstance(r, dict) else None for r in results]}
+    return {"batches": [b["batchId"] for b in batches], "statuses": statuses}

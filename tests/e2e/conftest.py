@@ -59,11 +59,7 @@ class Stack:
 
 def start_stack(tmp_path_factory, name: str, overrides: dict[str, str]) -> Stack:
     stack = LocalStack(tmp_path_factory.mktemp(name), overrides={**FAST, **overrides})
-    try:
-        stack.start()
-    except Exception:
-        stack.stop()
-        raise
+    stack.start()  # stops what it started if it fails part-way
     s = Stack(stack)
     stack.apply_to_environment()
     return s
