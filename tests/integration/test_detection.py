@@ -168,3 +168,19 @@ def test_sealed_batches_stay_pending_until_their_run_starts(app_env):
     Detector().mark_started(batch.batch_id)
     Detector().mark_started(batch.batch_id)  # idempotent
     assert Detector().pending(older_than_seconds=0, now=now + timedelta(minutes=5)) == []
+
+
+def test_a_request_for_files_another_detector_is_sealing_reports_them_not_an_error(app_env):
+    import asyncio
+
+    from shared.detection import _listed
+    from shared.glue import start_files
+
+    name = f"unlabelled/{DAY}/being-sealed.csv"
+    upload(name)
+    other = Detector()
+    listed = next(iter(other.landing.list_blobs(name_starts_with=name)))
+    assert other._claim(_listed(listed), None, datetime.now(UTC))  # reserved, not yet sealed
+    # No batch to start, so no Durable client is needed for this answer.
+    result = asyncio.run(start_files(None, [name], None, "test"))
+    assert result == {"runs": [], "beingClaimed": [name]}

@@ -58,3 +58,10 @@ def test_readme_settings_table_names_every_setting():
     readme = Path("README.md").read_text()
     missing = [setting_name(f) for f in Settings.model_fields if setting_name(f) not in readme]
     assert missing == []
+
+
+def test_alert_rule_actions_are_validated_with_the_settings():
+    with pytest.raises(SettingsError) as e:
+        load_settings({**BASE, "ALERT_RULE_ACTIONS": "drift-rule=explode"})
+    assert "ALERT_RULE_ACTIONS" in str(e.value) and "'explode'" in str(e.value)
+    assert load_settings({**BASE, "ALERT_RULE_ACTIONS": "drift-rule=retrain"})
