@@ -317,3 +317,19 @@ def test_status_is_json_serialisable(adf, deploy):
     run = adf.start_run("p_json", "b-json", {})
     status = wait_for(adf, run["runId"])
     assert json.loads(json.dumps(status)) == status
+
+
+def test_the_rerun_activity_run_twice_starts_one_recovery_run(adf, deploy):
+    """Durable may run an activity again after ADF accepted it: no second recovery run."""
+    from shared.run_activities import rerun_adf_run
+
+    deploy(p_rerun_once=pipeline([custom("Only", "exit 1")]))
+    first = adf.start_run("p_rerun_once", "b-rerun-once", {})
+    wait_for(adf, first["runId"])
+    payload = {"batchId": "b-rerun-once", "pipeline": "p_rerun_once", "runId": first["runId"],
+               "parameters": {"batchId": "b-rerun-once"}}
+    again = rerun_adf_run(payload)
+    assert rerun_adf_run(payload) == again
+    group = [r for r in adf.query_runs(1, pipeline="p_rerun_once")
+             if r.get("runGroupId") == first["runId"]]
+    assert sorted(r["runId"] for r in group) == sorted([first["runId"], again["runId"]])
