@@ -59,7 +59,9 @@ class LocalStack:
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.host_port}",
         })
         values.update(self.overrides)
-        return {k: v for k, v in values.items() if v != ""}
+        # Blank example values are left out; a blank override is kept, so that it also
+        # overrides what the host would otherwise inherit from this process's environment.
+        return {k: v for k, v in values.items() if v != "" or k in self.overrides}
 
     def apply_to_environment(self) -> None:
         """Point this process's app code (shared.*) at the stack, e.g. for a test's asserts."""
