@@ -23,7 +23,7 @@ NEW_FILES = 50
 def _case(conn: str, older: int, repeats: int) -> tuple[float, float]:
     from azure.storage.blob import BlobServiceClient
 
-    from shared.detection import Detector
+    from shared.landing.detection import Detector
     from shared.settings import load_settings
 
     list_requests = 0

@@ -51,7 +51,7 @@ def run(short: bool = False) -> list[Row]:
         stack = start(Path(tmp), {"EVENT_BATCH_WINDOW_SECONDS": "2", "MAX_BATCH_FILES": "500",
                                   "DEVSTACK_EVENTGRID_WATCH": ""})  # we deliver the events
         try:
-            from shared.run_records import RunRecords
+            from shared.runs.records import RunRecords
             from shared.settings import get_settings
 
             landing = get_settings().landing_container
@@ -72,7 +72,7 @@ def run(short: bool = False) -> list[Row]:
                 if sum(len(r["files"]) for r in runs) >= files:
                     break
                 time.sleep(0.5)
-            from shared.adf_client import get_adf_client
+            from shared.adf.client import get_adf_client
 
             adf_runs = get_adf_client().query_runs(2, pipeline="bench_noop")
             claimed = sorted(f["name"] for r in runs for f in r["files"])

@@ -19,8 +19,8 @@ WINDOW, WATCH_POLL = 1.0, 0.5
 
 
 def _created_at(stack, name: str, timeout: float = 60.0) -> datetime:
-    from shared.adf_client import get_adf_client
-    from shared.run_records import RunRecords
+    from shared.adf.client import get_adf_client
+    from shared.runs.records import RunRecords
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -23,7 +23,7 @@ def start(root: Path, overrides: dict[str, str]) -> LocalStack:
         "FRESHNESS_INTERVAL_SECONDS": "3600", **overrides})
     stack.start()
     try:
-        from shared.adf_client import get_adf_client
+        from shared.adf.client import get_adf_client
 
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "pipeline").mkdir()

@@ -72,7 +72,7 @@ class LocalStack:
         reset_settings()
         reset_clients()
         try:
-            from shared.adf_client import reset_adf_client
+            from shared.adf.client import reset_adf_client
             reset_adf_client()
         except ImportError:
             pass
@@ -90,7 +90,7 @@ class LocalStack:
 
     def deploy(self) -> dict:
         """Deploy adf/ to the emulator and upload the training code (as a release would)."""
-        from shared.adf_client import get_adf_client
+        from shared.adf.client import get_adf_client
         from shared.settings import get_settings
         from shared.storage import blob_service
         from training.package import upload_package

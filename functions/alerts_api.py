@@ -16,9 +16,9 @@ async def receive_alert(req: func.HttpRequest, client: df.DurableOrchestrationCl
     import asyncio
     from datetime import UTC, datetime
 
-    from shared.alert_intake import SECRET_HEADER, IntakeError, receive_alert
     from shared.alerts import deliver
-    from shared.glue import start_action_run
+    from shared.alerts.intake import SECRET_HEADER, IntakeError, receive_alert
+    from shared.orchestration.starters import start_action_run
 
     secret = req.headers.get(SECRET_HEADER) or req.params.get("secret")
     try:

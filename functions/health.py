@@ -9,7 +9,7 @@ bp = df.Blueprint()
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.health import check_health
+    from shared.monitoring.health import check_health
 
     report = check_health()
     return json_response(report, 200 if report["ok"] else 503)

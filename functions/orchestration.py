@@ -1,5 +1,5 @@
 """Orchestrators and their activities. The orchestrators' logic lives in
-`shared.orchestration`; the activities' I/O in `shared.run_activities`."""
+`shared.orchestration`; the activities' I/O in `shared.runs.activities`."""
 import azure.durable_functions as df
 
 bp = df.Blueprint()
@@ -39,5 +39,5 @@ def _activity(module: str, name: str):
 
 for _name in ("begin_run", "start_adf_run", "get_adf_run_status", "cancel_adf_run",
               "rerun_adf_run", "finish_run", "seal_batches"):
-    _activity("run_activities", _name)
-_activity("monitor", "check_freshness")
+    _activity("runs.activities", _name)
+_activity("monitoring.freshness", "check_freshness")

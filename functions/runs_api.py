@@ -15,8 +15,8 @@ AUTH = func.AuthLevel.FUNCTION
 @bp.durable_client_input(client_name="client")
 async def start_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient):
     from shared.api_models import BadRequest, parse_run_request
-    from shared.detection import UnknownFiles
-    from shared.glue import start_files, sweep_and_start
+    from shared.landing.detection import UnknownFiles
+    from shared.orchestration.starters import start_files, sweep_and_start
 
     try:
         request = parse_run_request(req.get_body())
@@ -42,7 +42,7 @@ async def start_runs(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @bp.route(route="runs", methods=["GET"], auth_level=AUTH)
 def list_runs(req: func.HttpRequest) -> func.HttpResponse:
     from shared.api_models import BadRequest, parse_limit
-    from shared.run_records import RunRecords
+    from shared.runs.records import RunRecords
 
     try:
         limit = parse_limit(req.params.get("limit"))
@@ -56,7 +56,7 @@ async def _record_or_404(req: func.HttpRequest):
     """(batch id, run record) for the route's {id}, or (batch id, 404 response)."""
     import asyncio
 
-    from shared.run_records import RunRecords
+    from shared.runs.records import RunRecords
 
     batch_id = req.route_params.get("id", "")
     record = await asyncio.to_thread(RunRecords().get, batch_id)
@@ -97,7 +97,7 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @bp.route(route="runs/{id}/rerun", methods=["POST"], auth_level=AUTH)
 @bp.durable_client_input(client_name="client")
 async def rerun_run(req: func.HttpRequest, client: df.DurableOrchestrationClient):
-    from shared.glue import PIPELINE_RUN, ensure_started
+    from shared.orchestration.starters import PIPELINE_RUN, ensure_started
 
     batch_id, record = await _record_or_404(req)
     if isinstance(record, func.HttpResponse):

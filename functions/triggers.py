@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 @bp.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def hourly_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    from shared.glue import ensure_monitor, sweep_and_start
+    from shared.orchestration.starters import ensure_monitor, sweep_and_start
 
     if timer.past_due:
         log.warning("hourly sweep is running late (past due)")
@@ -26,7 +26,7 @@ async def hourly_sweep(timer: func.TimerRequest, client: df.DurableOrchestration
 async def monitor_keepalive(timer: func.TimerRequest,
                             client: df.DurableOrchestrationClient) -> None:
     """Starts the freshness monitor at start-up and restarts it if it ever ended."""
-    from shared.glue import ensure_monitor
+    from shared.orchestration.starters import ensure_monitor
 
     await ensure_monitor(client)
 
@@ -35,8 +35,8 @@ async def monitor_keepalive(timer: func.TimerRequest,
 @bp.durable_client_input(client_name="client")
 async def on_blob_created(event: func.EventGridEvent,
                           client: df.DurableOrchestrationClient) -> None:
-    from shared.events import IgnoredEvent, parse_blob_created
-    from shared.glue import note_landed_blob
+    from shared.landing.events import IgnoredEvent, parse_blob_created
+    from shared.orchestration.starters import note_landed_blob
     from shared.settings import get_settings
 
     try:

@@ -125,7 +125,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _rule_actions_parse(self) -> Settings:
-        from shared.alert_intake import parse_rule_actions
+        from shared.alerts.intake import parse_rule_actions
 
         parse_rule_actions(self.alert_rule_actions)  # SettingsError names ALERT_RULE_ACTIONS
         return self

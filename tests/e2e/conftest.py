@@ -43,7 +43,7 @@ class Stack:
                             connection_string=self.settings["STORAGE_CONNECTION_STRING"])
 
     def adf_runs_for(self, batch_id: str) -> list[dict]:
-        from shared.adf_client import get_adf_client
+        from shared.adf.client import get_adf_client
 
         self.stack.apply_to_environment()
         return [r for r in get_adf_client().query_runs(24)

@@ -106,7 +106,7 @@ def test_failing_training_is_reported_and_rerun_starts_from_the_failed_activity(
     assert rerun["rerunOf"] == run["adfRunIds"][-1]
     again = stack.api.wait_for_rerun(batch_id, 2)
     assert len(again["adfRunIds"]) == 2
-    from shared.adf_client import get_adf_client
+    from shared.adf.client import get_adf_client
 
     new = get_adf_client().run_status(again["adfRunIds"][-1])
     ran_again = {a["name"] for a in new["activities"] if a["status"] != "skipped"

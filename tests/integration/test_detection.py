@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.detection import CLAIMS, Detector, UnknownFiles
-from shared.landing import batch_id
+from shared.landing.detection import CLAIMS, Detector, UnknownFiles
+from shared.landing.layout import batch_id
 from shared.settings import get_settings
 from shared.storage import container
 
@@ -108,7 +108,7 @@ def test_concurrent_detectors_never_claim_twice_or_lose_a_file(app_env):
     threads = [threading.Thread(target=run) for _ in range(4)]
     # Two more detectors in separate processes race the threads.
     code = (
-        "import json; from shared.detection import Detector;"
+        "import json; from shared.landing.detection import Detector;"
         "d = Detector().sweep(); print(json.dumps([f['name'] for b in d.batches for f in b.files]))"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -132,7 +132,7 @@ def test_abandoned_claims_are_taken_over_after_the_timeout(app_env):
     upload(name)
     d1 = Detector()
     lz_file = next(iter(d1.landing.list_blobs(name_starts_with=name)))
-    from shared.detection import _listed
+    from shared.landing.detection import _listed
     now = datetime.now(UTC)
     assert d1._claim(_listed(lz_file), None, now)  # reserved, then the detector "dies"
 
@@ -173,8 +173,8 @@ def test_sealed_batches_stay_pending_until_their_run_starts(app_env):
 def test_a_request_for_files_another_detector_is_sealing_reports_them_not_an_error(app_env):
     import asyncio
 
-    from shared.detection import _listed
-    from shared.glue import start_files
+    from shared.landing.detection import _listed
+    from shared.orchestration.starters import start_files
 
     name = f"unlabelled/{DAY}/being-sealed.csv"
     upload(name)

@@ -1,7 +1,7 @@
 import threading
 from datetime import UTC, datetime, timedelta
 
-from shared.run_records import RunRecords
+from shared.runs.records import RunRecords
 
 
 def test_records_merge_updates_and_list_newest_first(app_env):

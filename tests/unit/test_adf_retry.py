@@ -6,7 +6,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from shared.adf_client import (
+from shared.adf.client import (
     AdfClient,
     AdfUnavailable,
     backoff_delay,

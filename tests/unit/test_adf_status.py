@@ -1,4 +1,4 @@
-from shared.adf_status import (
+from shared.adf.status import (
     FAILURE_STATUSES,
     TERMINAL_STATUSES,
     map_run_status,

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from shared.alert_intake import (
+from shared.alerts.intake import (
     MAX_BODY_BYTES,
     InvalidAlert,
     PayloadTooLarge,

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.api_models import BadRequest, parse_limit, parse_run_request
-from shared.events import IgnoredEvent, parse_blob_created
+from shared.landing.events import IgnoredEvent, parse_blob_created
 from shared.orchestration.batch_sealer import sealer_instance_id, window_end
 from shared.orchestration.polling import next_poll_interval, stages, status_signature
 

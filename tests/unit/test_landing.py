@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from shared.landing import (
+from shared.landing.layout import (
     LandingFile,
     batch_id,
     chunk,

@@ -32,7 +32,7 @@ def emulator(azurite, tmp_path_factory):
 @pytest.fixture
 def adf_env(app_env, settings_env, emulator):
     """App settings for a factory of its own on the session emulator."""
-    from shared.adf_client import reset_adf_client
+    from shared.adf.client import reset_adf_client
 
     env = {
         "ADF_ENDPOINT": emulator.endpoint,
@@ -53,7 +53,7 @@ def adf_env(app_env, settings_env, emulator):
 
 @pytest.fixture
 def adf(adf_env):
-    from shared.adf_client import get_adf_client
+    from shared.adf.client import get_adf_client
 
     return get_adf_client()
 

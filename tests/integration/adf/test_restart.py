@@ -30,7 +30,7 @@ def _wait_file(path, timeout=30.0) -> str:
 @pytest.fixture
 def process_emulator(azurite, tmp_path, settings_env, adf_env):
     """An emulator subprocess with the app's settings pointed at it."""
-    from shared.adf_client import reset_adf_client
+    from shared.adf.client import reset_adf_client
     from shared.settings import reset_settings
 
     emu = EmulatorProcess(tmp_path / "emu", azurite.connection_string).start()

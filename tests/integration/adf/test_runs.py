@@ -43,7 +43,7 @@ def test_deploy_puts_linked_services_then_pipelines_and_the_factory_serves_them(
 
 def test_ping_raises_when_the_factory_is_unreachable(adf_env, settings_env):
     from devstack.ports import free_port
-    from shared.adf_client import AdfUnavailable, get_adf_client, reset_adf_client
+    from shared.adf.client import AdfUnavailable, get_adf_client, reset_adf_client
     from shared.settings import reset_settings
 
     settings_env.setenv("ADF_ENDPOINT", f"https://127.0.0.1:{free_port()}")
@@ -260,7 +260,7 @@ def test_pipeline_concurrency_queues_extra_runs(adf, deploy):
 def test_transient_errors_and_429_are_retried_honouring_retry_after(adf, deploy, emulator):
     import requests
 
-    from shared.adf_client import AdfClient, AdfUnavailable
+    from shared.adf.client import AdfClient, AdfUnavailable
 
     deploy(p_retry=pipeline([custom("A", "true")]))
     run = adf.start_run("p_retry", "b-retry", {})
@@ -306,7 +306,7 @@ def test_requests_without_a_bearer_token_get_401_and_unknown_paths_arm_errors(em
 
 
 def test_run_status_of_an_unknown_run_raises_not_found(adf):
-    from shared.adf_client import AdfRunNotFound
+    from shared.adf.client import AdfRunNotFound
 
     with pytest.raises(AdfRunNotFound, match="no pipeline run"):
         adf.run_status("00000000-0000-0000-0000-000000000000")
@@ -321,7 +321,7 @@ def test_status_is_json_serialisable(adf, deploy):
 
 def test_the_rerun_activity_run_twice_starts_one_recovery_run(adf, deploy):
     """Durable may run an activity again after ADF accepted it: no second recovery run."""
-    from shared.run_activities import rerun_adf_run
+    from shared.runs.activities import rerun_adf_run
 
     deploy(p_rerun_once=pipeline([custom("Only", "exit 1")]))
     first = adf.start_run("p_rerun_once", "b-rerun-once", {})

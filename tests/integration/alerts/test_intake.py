@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.alert_intake import Unauthorized, receive_alert
 from shared.alerts import deliver, list_alerts
+from shared.alerts.intake import Unauthorized, receive_alert
 from shared.settings import get_settings, reset_settings
 from tests.integration.alerts.samples import LOG_FIRED, METRIC_FIRED, resolved
 

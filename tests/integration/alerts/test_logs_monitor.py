@@ -5,7 +5,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from shared.alerts import list_alerts, process_findings
-from shared.logs_monitor import KINDS, build_query, logs_status, query_external_runs
+from shared.monitoring.external_runs import KINDS, build_query, logs_status, query_external_runs
 from shared.settings import get_settings, reset_settings
 from tests.integration.alerts.logs_stub import LogsStub, StaticToken
 

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shared.landing import (
+from shared.landing.layout import (
     KINDS,
     MODE_BY_KIND,
     LandingFile,

@@ -75,7 +75,7 @@ async def sweep_and_start(client, reason: str = "sweep", prefixes: list[str] | N
                           mode: str | None = None, overrides: dict | None = None) -> dict:
     """Claim ready files (recent partitions or `prefixes`), start their runs, and rescue
     sealed batches whose run never started (a detector died after sealing)."""
-    from shared.detection import Detector
+    from shared.landing.detection import Detector
 
     s = get_settings()
     detector = Detector(s)
@@ -104,7 +104,7 @@ async def start_files(client, files: list[str], mode: str | None, reason: str,
                       overrides: dict | None = None) -> dict:
     """Claim named files now and start their runs; files claimed before give their batch's
     existing instance (the same files never start a second run). Raises UnknownFiles."""
-    from shared.detection import Detector
+    from shared.landing.detection import Detector
 
     detector = Detector()
     det = await asyncio.to_thread(detector.claim_files, files, mode, None, reason)
@@ -149,7 +149,7 @@ async def start_action_run(client, action: str, alert_id: str) -> list[dict]:
     """An alert rule asks to `retrain` (train-and-score on the newest labelled batch) or
     `score` (rescore the newest unlabelled batch). The run is a new batch over the same
     files, its id derived from the alert, so a repeated alert starts nothing more."""
-    from shared.run_records import RunRecords
+    from shared.runs.records import RunRecords
 
     kind = "labelled" if action == "retrain" else "unlabelled"
     newest = await asyncio.to_thread(RunRecords().recent, 1, kind)

@@ -5,7 +5,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from shared.landing import KINDS
+from shared.landing.layout import KINDS
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -16,7 +16,7 @@ def freshness_facts(settings=None) -> dict:
     from azure.core.exceptions import ResourceNotFoundError
 
     from shared.markers import read_marker
-    from shared.run_records import RunRecords
+    from shared.runs.records import RunRecords
     from shared.storage import container
 
     s = settings or get_settings()
@@ -37,7 +37,7 @@ def freshness_facts(settings=None) -> dict:
 
 
 def app_started_run_ids(settings=None, limit: int = 500) -> set[str]:
-    from shared.run_records import RunRecords
+    from shared.runs.records import RunRecords
 
     return {i for r in RunRecords(settings).recent(limit) for i in r.get("adfRunIds", [])}
 
@@ -46,8 +46,8 @@ def check_freshness(payload: dict | None = None) -> dict:
     """Run one monitor cycle; returns when to look again and what it found."""
     from shared.alerts import deliver, process_findings
     from shared.checks import evaluate_freshness
-    from shared.logs_monitor import KINDS as EXTERNAL_KINDS
-    from shared.logs_monitor import logs_status, query_external_runs
+    from shared.monitoring.external_runs import KINDS as EXTERNAL_KINDS
+    from shared.monitoring.external_runs import logs_status, query_external_runs
 
     s = get_settings()
     now = datetime.now(UTC)

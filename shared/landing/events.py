@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from shared.landing import kind_of
+from shared.landing.layout import kind_of
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 

@@ -24,7 +24,7 @@ def _storage():
 
 
 def _data_factory():
-    from shared.adf_client import get_adf_client
+    from shared.adf.client import get_adf_client
 
     get_adf_client().ping()
 
@@ -41,7 +41,7 @@ def check_health() -> dict:
     checks["dataFactory"] = _probe(_data_factory)
     if checks["storage"]["ok"]:
         from shared.alerts import sink_health
-        from shared.logs_monitor import logs_status
+        from shared.monitoring.external_runs import logs_status
 
         checks["alertSinks"] = sink_health(settings=s)
         checks["logAnalytics"] = logs_status(settings=s)

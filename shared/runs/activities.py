@@ -29,8 +29,8 @@ def pipeline_for(mode: str, settings=None) -> str:
 
 def begin_run(payload: dict) -> dict:
     """Record the run as started, take its batch off the pending list, and plan the ADF run."""
-    from shared.detection import Detector
-    from shared.run_records import RunRecords
+    from shared.landing.detection import Detector
+    from shared.runs.records import RunRecords
 
     s = get_settings()
     batch, instance_id = payload["batch"], payload["instanceId"]
@@ -65,7 +65,7 @@ def begin_run(payload: dict) -> dict:
 
 
 def _add_adf_run(batch_id: str, run_id: str) -> None:
-    from shared.run_records import RunRecords
+    from shared.runs.records import RunRecords
 
     records = RunRecords()
     ids = (records.get(batch_id) or {}).get("adfRunIds", [])
@@ -74,7 +74,7 @@ def _add_adf_run(batch_id: str, run_id: str) -> None:
 
 
 def start_adf_run(payload: dict) -> dict:
-    from shared.adf_client import get_adf_client
+    from shared.adf.client import get_adf_client
 
     started = get_adf_client().start_run(payload["pipeline"], payload["batchId"],
                                          payload["parameters"])
@@ -97,7 +97,7 @@ def _existing_rerun(client, pipeline: str, run_id: str) -> dict | None:
 
 
 def rerun_adf_run(payload: dict) -> dict:
-    from shared.adf_client import get_adf_client
+    from shared.adf.client import get_adf_client
 
     client = get_adf_client()
     again = _existing_rerun(client, payload["pipeline"], payload["runId"]) or \
@@ -109,13 +109,13 @@ def rerun_adf_run(payload: dict) -> dict:
 
 
 def get_adf_run_status(run_id: str) -> dict:
-    from shared.adf_client import get_adf_client
+    from shared.adf.client import get_adf_client
 
     return get_adf_client().run_status(run_id)
 
 
 def cancel_adf_run(run_id: str) -> dict:
-    from shared.adf_client import get_adf_client
+    from shared.adf.client import get_adf_client
 
     get_adf_client().cancel(run_id)
     return get_adf_client().run_status(run_id)
@@ -123,8 +123,8 @@ def cancel_adf_run(run_id: str) -> dict:
 
 def finish_run(result: dict) -> dict:
     """Record the finished run, then judge it (checks and alerts)."""
-    from shared.evaluation import evaluate_finished_run
-    from shared.run_records import RunRecords
+    from shared.runs.evaluation import evaluate_finished_run
+    from shared.runs.records import RunRecords
 
     records = RunRecords()
     if result["status"] == "succeeded" and "Score" in result.get("outputs", {}):
@@ -150,8 +150,8 @@ def finish_run(result: dict) -> dict:
 
 def seal_batches(payload: dict) -> dict:
     """Claim the kind's ready files in the recent partitions into batches."""
-    from shared.detection import Detector
-    from shared.landing import recent_prefixes
+    from shared.landing.detection import Detector
+    from shared.landing.layout import recent_prefixes
 
     s = get_settings()
     prefixes = recent_prefixes(datetime.now(UTC), s.landing_lookback_days, kinds=[payload["kind"]])

@@ -40,7 +40,7 @@ def evaluate_finished_run(record: dict) -> dict:
     alert store sends nothing twice."""
     from shared.alerts import deliver, process_findings
     from shared.checks import evaluate_run
-    from shared.run_records import RunRecords
+    from shared.runs.records import RunRecords
 
     s = get_settings()
     history = [r for r in RunRecords(s).recent(s.check_history_window + 1, kind=record.get("kind"),

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from shared.adf_status import (
+from shared.adf.status import (
     FAILURE_STATUSES,
     TERMINAL_STATUSES,
     map_run_status,
