@@ -4,7 +4,7 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from functions.http_util import error, json_response
+from functions.http_util import json_response, maps_errors
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -12,36 +12,37 @@ log = logging.getLogger(__name__)
 
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
+@maps_errors
 async def receive_alert(req: func.HttpRequest, client: df.DurableOrchestrationClient):
     import asyncio
     from datetime import UTC, datetime
 
     from shared.alerts import deliver
-    from shared.alerts.intake import SECRET_HEADER, IntakeError, receive_alert
+    from shared.alerts.intake import SECRET_HEADER, receive_alert
     from shared.orchestration.starters import start_action_run
+    from shared.services import get_services
 
+    services = get_services()
     secret = req.headers.get(SECRET_HEADER) or req.params.get("secret")
-    try:
-        # Blob and HTTP work off the event loop the other async functions share.
-        result = await asyncio.to_thread(receive_alert, req.get_body(), secret, datetime.now(UTC))
-    except IntakeError as exc:
-        return json_response(exc.to_response(), exc.status)
+    # Blob and HTTP work off the event loop the other async functions share.
+    result = await asyncio.to_thread(receive_alert, services, req.get_body(), secret,
+                                     datetime.now(UTC))
     if result.notifications:
-        await asyncio.to_thread(deliver, result.notifications)
+        await asyncio.to_thread(deliver, services, result.notifications)
     body = result.to_response()
     if result.action in ("retrain", "score") and result.alert:
-        body["runs"] = await start_action_run(client, result.action, result.alert["id"])
+        body["runs"] = await start_action_run(client, services, result.action, result.alert["id"])
     return json_response(body, 202)
 
 
 @bp.route(route="alerts", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@maps_errors
 def list_alerts(req: func.HttpRequest) -> func.HttpResponse:
     from shared.alerts import list_alerts
-    from shared.api_models import BadRequest, parse_limit
+    from shared.api_models import parse_limit
+    from shared.services import get_services
 
-    try:
-        limit = parse_limit(req.params.get("limit"), default=50)
-    except BadRequest as exc:
-        return error(400, "invalid request", str(exc))
+    limit = parse_limit(req.params.get("limit"), default=50)
     open_only = req.params.get("state", "open") == "open"
-    return json_response({"alerts": list_alerts(open_only=open_only, limit=limit)})
+    return json_response({"alerts": list_alerts(get_services(), open_only=open_only,
+                                                limit=limit)})

@@ -12,11 +12,13 @@ log = logging.getLogger(__name__)
 @bp.durable_client_input(client_name="client")
 async def hourly_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     from shared.orchestration.starters import ensure_monitor, sweep_and_start
+    from shared.services import get_services
 
     if timer.past_due:
         log.warning("hourly sweep is running late (past due)")
-    await ensure_monitor(client)
-    result = await sweep_and_start(client, reason="hourly sweep")
+    services = get_services()
+    await ensure_monitor(client, services)
+    result = await sweep_and_start(client, services, reason="hourly sweep")
     log.info("hourly sweep: %d runs (%d started)", len(result["runs"]),
              sum(r["started"] for r in result["runs"]))
 
@@ -27,8 +29,9 @@ async def monitor_keepalive(timer: func.TimerRequest,
                             client: df.DurableOrchestrationClient) -> None:
     """Starts the freshness monitor at start-up and restarts it if it ever ended."""
     from shared.orchestration.starters import ensure_monitor
+    from shared.services import get_services
 
-    await ensure_monitor(client)
+    await ensure_monitor(client, get_services())
 
 
 @bp.event_grid_trigger(arg_name="event")
@@ -37,15 +40,16 @@ async def on_blob_created(event: func.EventGridEvent,
                           client: df.DurableOrchestrationClient) -> None:
     from shared.landing.events import IgnoredEvent, parse_blob_created
     from shared.orchestration.starters import note_landed_blob
-    from shared.settings import get_settings
+    from shared.services import get_services
 
+    services = get_services()
     try:
         data = event.get_json()
         blob = parse_blob_created(event.event_type, event.subject,
                                   data if isinstance(data, dict) else None,
-                                  get_settings().landing_container)
+                                  services.settings.landing_container)
     except IgnoredEvent as why:
         log.info("event %s ignored: %s", event.id, why)
         return
-    sealer = await note_landed_blob(client, blob.kind)
+    sealer = await note_landed_blob(client, services, blob.kind)
     log.info("event %s: %s landed; sealer %s", event.id, blob.name, sealer)

@@ -1,28 +1,25 @@
-"""Typed payloads of the HTTP API, and their validation errors as one readable line."""
+"""Typed payloads of the runs HTTP API and their parsing: every way in through the API is
+validated here, and refused with an `AppError` naming the field."""
 from __future__ import annotations
 
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
+
+from shared.errors import BadRequest, PayloadTooLarge, describe_validation_error
+from shared.landing.batch import RunOverrides
 
 MAX_RUN_REQUEST_BYTES = 1024 * 1024
 
 
-class BadRequest(ValueError):
-    """The request is malformed; the message names the field and what is expected."""
-
-
-class RunRequest(BaseModel):
+class RunRequest(RunOverrides):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["train-and-score", "score"] | None = None
     files: list[str] | None = Field(None, min_length=1, max_length=10_000)
     prefix: str | None = Field(None, min_length=1)
     reason: str | None = Field(None, max_length=500)
-    trainOptions: dict | None = None
-    timeoutSeconds: float | None = Field(None, gt=0, le=7 * 24 * 3600)
-    maxReruns: int | None = Field(None, ge=0, le=10)
 
     @field_validator("prefix")
     @classmethod
@@ -35,17 +32,14 @@ class RunRequest(BaseModel):
         if self.files and self.prefix:
             raise ValueError("give either files or prefix, not both")
 
-
-def _describe(err: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()
-    )
+    def overrides(self) -> RunOverrides:
+        return RunOverrides(**self.model_dump(include=set(RunOverrides.model_fields)))
 
 
 def parse_json_body(body: bytes, limit: int) -> object | None:
     """The decoded JSON body (None when empty); BadRequest on malformed JSON."""
     if len(body) > limit:
-        raise OverflowError(f"body is {len(body)} bytes; the limit is {limit}")
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {limit}")
     if not body.strip():
         return None
     try:
@@ -64,7 +58,7 @@ def parse_run_request(body: bytes) -> RunRequest | None:
     try:
         return RunRequest.model_validate(data)
     except ValidationError as err:
-        raise BadRequest(_describe(err)) from None
+        raise BadRequest(describe_validation_error(err, limit=None)) from None
     except ValueError as err:
         raise BadRequest(str(err)) from None
 

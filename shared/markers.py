@@ -1,6 +1,9 @@
 """High-water marks in STATE_CONTAINER (`markers/<name>`): the newest time something
-happened (data landed, predictions written). Only ever moved forward, with an etag
-condition, so concurrent writers cannot move one back."""
+happened (data landed, predictions written). Only ever moved forward, under an etag
+condition (`BlobState.update`), so concurrent writers cannot move one back.
+
+Written by landing (newest data per kind) and runs (newest predictions), read by
+monitoring: a base module beside `storage` rather than inside one of them."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,38 +11,24 @@ from datetime import datetime
 PREFIX = "markers/"
 
 
-def raise_marker(state, name: str, at: datetime, attempts: int = 10) -> None:
-    from azure.core import MatchConditions
-    from azure.core.exceptions import (
-        ResourceExistsError,
-        ResourceModifiedError,
-        ResourceNotFoundError,
-    )
+def newest_data(kind: str) -> str:
+    return f"newest-data-{kind}"
 
-    blob = state.get_blob_client(PREFIX + name)
-    for _ in range(attempts):
-        try:
-            dl = blob.download_blob()
-            current, etag = datetime.fromisoformat(dl.readall().decode()), dl.properties.etag
-        except ResourceNotFoundError:
-            current, etag = None, None
-        if current is not None and current >= at:
-            return
-        try:
-            if etag is None:
-                blob.upload_blob(at.isoformat().encode(), overwrite=False)
-            else:
-                blob.upload_blob(at.isoformat().encode(), overwrite=True, etag=etag,
-                                 match_condition=MatchConditions.IfNotModified)
-            return
-        except (ResourceExistsError, ResourceModifiedError):
-            continue
+
+NEWEST_PREDICTIONS = "newest-predictions"
+
+
+def raise_marker(state, name: str, at: datetime) -> None:
+    """Move marker `name` forward to `at` (a no-op when it is already there or later).
+    `state` is a `BlobState`."""
+    def later(current: dict | None) -> dict | None:
+        if current and datetime.fromisoformat(current["at"]) >= at:
+            return None
+        return {"at": at.isoformat()}
+
+    state.update(PREFIX + name, later)
 
 
 def read_marker(state, name: str) -> str | None:
-    from azure.core.exceptions import ResourceNotFoundError
-
-    try:
-        return state.download_blob(PREFIX + name).readall().decode()
-    except ResourceNotFoundError:
-        return None
+    data, _ = state.read_json(PREFIX + name)
+    return data["at"] if data else None

@@ -6,15 +6,50 @@ value raises `SettingsError` naming the setting and what it expects.
 """
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 
 from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.errors import describe_validation_error
+
 
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message names it."""
+
+
+RULE_ACTIONS = ("retrain", "score", "none")
+
+
+def parse_rule_actions(text: str | None) -> dict[str, str]:
+    """ALERT_RULE_ACTIONS as {rule name (casefolded): action}; JSON object or a=b;c=d."""
+    text = (text or "").strip()
+    if not text:
+        return {}
+    if text.startswith(("{", "[")):
+        try:
+            pairs = json.loads(text)
+        except ValueError:
+            raise SettingsError("ALERT_RULE_ACTIONS: not valid JSON") from None
+        if not isinstance(pairs, dict):
+            raise SettingsError("ALERT_RULE_ACTIONS: expected a JSON object")
+        items = list(pairs.items())
+    else:
+        items = []
+        for part in filter(None, (p.strip() for p in text.split(";"))):
+            name, sep, action = part.partition("=")
+            if not sep or not name.strip():
+                raise SettingsError(f"ALERT_RULE_ACTIONS: expected rule=action, got {part!r}")
+            items.append((name.strip(), action.strip()))
+    out = {}
+    for name, action in items:
+        if action not in RULE_ACTIONS:
+            raise SettingsError(f"ALERT_RULE_ACTIONS: action for {name!r} must be one of "
+                                f"{', '.join(RULE_ACTIONS)} (got {action!r})")
+        out[str(name).casefold()] = action
+    return out
 
 
 def _f(default, name: str, **kw):
@@ -120,13 +155,15 @@ class Settings(BaseSettings):
     pending_restart_seconds: float = _f(300.0, "PENDING_RESTART_SECONDS", ge=0)
     train_options: str = _f("{}", "TRAIN_OPTIONS")
     freshness_interval_seconds: float = _f(300.0, "FRESHNESS_INTERVAL_SECONDS", ge=1)
+    # Activities are idempotent: a transient storage or ADF error gets more tries, the
+    # first after this many seconds, then doubling (the Durable retry policy).
+    activity_retry_attempts: int = _f(4, "ACTIVITY_RETRY_ATTEMPTS", ge=1, le=20)
+    activity_retry_first_seconds: float = _f(2.0, "ACTIVITY_RETRY_FIRST_SECONDS", gt=0, le=3600)
     # Where people reach the app (links in alerts); empty: alerts carry no links.
     public_base_url: str | None = _f(None, "PUBLIC_BASE_URL")
 
     @model_validator(mode="after")
     def _rule_actions_parse(self) -> Settings:
-        from shared.alerts.intake import parse_rule_actions
-
         parse_rule_actions(self.alert_rule_actions)  # SettingsError names ALERT_RULE_ACTIONS
         return self
 
@@ -151,31 +188,23 @@ def setting_name(field: str) -> str:
     return _ENV_NAMES[field]
 
 
-def _describe(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or "settings"
-        got = e.get("input")
-        shown = "" if loc == "settings" or isinstance(got, dict) else f" (got {got!r})"
-        parts.append(f"{loc}: {e['msg']}{shown}")
-    return "invalid settings: " + "; ".join(parts)
-
-
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build settings from `environ` (default: the process environment)."""
     env = dict(os.environ if environ is None else environ)
     try:
         return Settings(**{k: v for k, v in env.items() if k in _ENV_NAMES.values()})
     except ValidationError as err:
-        raise SettingsError(_describe(err)) from None
+        raise SettingsError("invalid settings: " + describe_validation_error(
+            err, limit=None, show_input=True, root="settings")) from None
 
 
-@lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, validated once at first use."""
-    return load_settings()
+    """The process-wide settings, validated once per distinct environment: a changed
+    environment (a test, the local stack) gets new settings without any cache reset."""
+    return _settings_for(tuple(os.environ.get(name) for name in _ENV_NAMES.values()))
 
 
-def reset_settings() -> None:
-    """Forget cached settings (tests and the devstack change the environment)."""
-    get_settings.cache_clear()
+@lru_cache(maxsize=8)
+def _settings_for(values: tuple) -> Settings:
+    return load_settings({k: v for k, v in zip(_ENV_NAMES.values(), values, strict=True)
+                          if v is not None})

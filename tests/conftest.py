@@ -7,8 +7,6 @@ import uuid
 import pytest
 
 from devstack.azurite import Azurite
-from shared.settings import reset_settings
-from shared.storage import reset_clients
 
 
 @pytest.fixture(scope="session")
@@ -21,12 +19,9 @@ def azurite(tmp_path_factory):
 
 @pytest.fixture
 def settings_env(monkeypatch):
-    """Reset cached settings and clients around a test that changes the environment."""
-    reset_settings()
-    reset_clients()
-    yield monkeypatch
-    reset_settings()
-    reset_clients()
+    """The environment of a test that changes settings (restored after it). Settings and
+    clients follow the environment by themselves: nothing to reset."""
+    return monkeypatch
 
 
 @pytest.fixture
@@ -42,6 +37,4 @@ def app_env(azurite, settings_env):
     }
     for k, v in env.items():
         settings_env.setenv(k, v)
-    reset_settings()
-    reset_clients()
     return env

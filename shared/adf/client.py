@@ -19,7 +19,6 @@ boundaries).
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 import logging
 import random
@@ -36,13 +35,15 @@ from shared.adf.status import (
     map_run_status,
     summarize_run,
 )
-from shared.settings import Settings, get_settings
+from shared.errors import short as _short
+from shared.retry_after import retry_after_seconds
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "AdfClient", "AdfError", "AdfRunNotFound", "AdfUnavailable", "FAILURE_STATUSES",
-    "TERMINAL_STATUSES", "get_adf_client", "reset_adf_client",
+    "TERMINAL_STATUSES", "get_adf_client",
 ]
 
 TRANSIENT_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
@@ -71,32 +72,6 @@ class AdfRunNotFound(AdfError, LookupError):
 
 
 # --- pure helpers --------------------------------------------------------------------------
-
-
-def retry_after_seconds(headers: dict | None) -> float | None:
-    """Seconds the service asked us to wait (Retry-After seconds or HTTP date, or the
-    x-ms-retry-after-ms / retry-after-ms headers), or None."""
-    if not headers:
-        return None
-    lowered = {str(k).lower(): v for k, v in dict(headers).items()}
-    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
-        if lowered.get(name):
-            try:
-                return max(0.0, float(lowered[name]) / 1000.0)
-            except ValueError:
-                pass
-    value = lowered.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None,
@@ -131,11 +106,6 @@ def is_transient(exc: BaseException, refused_only: bool = False) -> bool:
 def _headers(exc: BaseException) -> dict | None:
     response = getattr(exc, "response", None)
     return dict(getattr(response, "headers", None) or {}) or None
-
-
-def _short(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
 
 
 # --- credential ----------------------------------------------------------------------------
@@ -435,24 +405,12 @@ def _load_definition(path: Path, model):
 # --- the process-wide client -----------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _cached(key: tuple) -> AdfClient:
-    settings = get_settings()
+@lru_cache(maxsize=4)
+def get_adf_client(settings: Settings) -> AdfClient:
+    """The process's client for these settings, built on first use and reused."""
     return AdfClient(
         build_management_client(settings), settings.adf_resource_group,
         settings.adf_factory_name, attempts=settings.adf_retry_attempts,
         backoff_seconds=settings.adf_retry_backoff_seconds,
         max_delay_seconds=settings.adf_retry_max_seconds,
     )
-
-
-def get_adf_client() -> AdfClient:
-    """The process's client, built on first use from settings (rebuilt if they change)."""
-    s = get_settings()
-    return _cached((s.adf_subscription_id, s.adf_resource_group, s.adf_factory_name,
-                    s.adf_endpoint, s.adf_ca_bundle, s.azure_client_id))
-
-
-def reset_adf_client() -> None:
-    """Forget the cached client (tests and the devstack point the app elsewhere)."""
-    _cached.cache_clear()

@@ -27,35 +27,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from shared.errors import BadRequest, PayloadTooLarge, Unauthorized, describe_validation_error
+from shared.settings import parse_rule_actions
+
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
-ACTIONS = ("retrain", "score", "none")
 SECRET_HEADER = "X-Alert-Secret"  # or the `secret` query parameter (action group URLs)
 KIND = "azure_monitor"
 
 
-class IntakeError(Exception):
-    status = 400
-
-    def __init__(self, error: str, detail: str):
-        super().__init__(f"{error}: {detail}")
-        self.error, self.detail = error, detail
-
-    def to_response(self) -> dict:
-        return {"error": self.error, "detail": self.detail}
-
-
-class PayloadTooLarge(IntakeError):
-    status = 413
-
-
-class Unauthorized(IntakeError):
-    status = 401
-
-
-class InvalidAlert(IntakeError):
-    status = 400
+class InvalidAlert(BadRequest):
+    error = "invalid alert"
 
 
 class Essentials(BaseModel):
@@ -113,20 +96,12 @@ class IntakeResult:
                 "action": self.action, "ignored": self.ignored}
 
 
-def _describe(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors()[:5]:
-        path = ".".join(str(x) for x in e["loc"]) or "body"
-        parts.append(f"{path}: {e['msg'] if e['type'] != 'missing' else 'is required'}")
-    return "; ".join(parts)
-
-
 def check_secret(provided: str | None, expected: str | None) -> None:
     """Constant-time check; no secret configured means the function key alone guards."""
     if not expected:
         return
     if not hmac.compare_digest((provided or "").encode(), expected.encode()):
-        raise Unauthorized("unauthorized", "missing or wrong alert secret")
+        raise Unauthorized("missing or wrong alert secret")
 
 
 def parse(body: bytes | str, provided_secret: str | None = None,
@@ -134,50 +109,19 @@ def parse(body: bytes | str, provided_secret: str | None = None,
     """Size, secret and schema checks, in that order (see the module docstring)."""
     raw = body.encode() if isinstance(body, str) else bytes(body or b"")
     if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge("payload too large",
-                              f"{len(raw)} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KB)")
+        raise PayloadTooLarge(f"{len(raw)} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KB)",
+                              "payload too large")
     check_secret(provided_secret, expected_secret)
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidAlert("invalid alert", "body: not valid JSON") from None
+        raise InvalidAlert("body: not valid JSON") from None
     if not isinstance(doc, dict):
-        raise InvalidAlert("invalid alert", "body: expected a JSON object")
+        raise InvalidAlert("body: expected a JSON object")
     try:
         return CommonAlert.model_validate(doc)
     except ValidationError as err:
-        raise InvalidAlert("invalid alert", _describe(err)) from None
-
-
-def parse_rule_actions(text: str | None) -> dict[str, str]:
-    """ALERT_RULE_ACTIONS as {rule name (casefolded): action}; JSON object or a=b;c=d."""
-    from shared.settings import SettingsError
-
-    text = (text or "").strip()
-    if not text:
-        return {}
-    if text.startswith(("{", "[")):
-        try:
-            pairs = json.loads(text)
-        except ValueError:
-            raise SettingsError("ALERT_RULE_ACTIONS: not valid JSON") from None
-        if not isinstance(pairs, dict):
-            raise SettingsError("ALERT_RULE_ACTIONS: expected a JSON object")
-        items = list(pairs.items())
-    else:
-        items = []
-        for part in filter(None, (p.strip() for p in text.split(";"))):
-            name, sep, action = part.partition("=")
-            if not sep or not name.strip():
-                raise SettingsError(f"ALERT_RULE_ACTIONS: expected rule=action, got {part!r}")
-            items.append((name.strip(), action.strip()))
-    out = {}
-    for name, action in items:
-        if action not in ACTIONS:
-            raise SettingsError(f"ALERT_RULE_ACTIONS: action for {name!r} must be one of "
-                                f"{', '.join(ACTIONS)} (got {action!r})")
-        out[str(name).casefold()] = action
-    return out
+        raise InvalidAlert(describe_validation_error(err)) from None
 
 
 def to_finding(alert: CommonAlert) -> dict:
@@ -200,24 +144,21 @@ def to_finding(alert: CommonAlert) -> dict:
     }
 
 
-def receive_alert(body: bytes | str, provided_secret: str | None, now: datetime, *,
-                  settings=None, store=None) -> IntakeResult:
+def receive_alert(services, body: bytes | str, provided_secret: str | None,
+                  now: datetime) -> IntakeResult:
     """Validate, record and decide; the caller delivers `notifications` (shared.alerts.
-    deliver) and carries out `action`. Raises IntakeError subclasses (status on `.status`)."""
+    deliver) and carries out `action`. Raises AppError subclasses (status on `.status`)."""
     from shared.alerts.manager import apply_finding
     from shared.alerts.payloads import MONITORING_SERVICE
     from shared.alerts.store import AlertStore
 
-    if settings is None:
-        from shared.settings import get_settings
-
-        settings = get_settings()
+    settings = services.settings
     alert = parse(body, provided_secret, settings.alert_intake_secret)
     actions = parse_rule_actions(settings.alert_rule_actions)
     e = alert.data.essentials
     if e.monitoringService == MONITORING_SERVICE:
         return IntakeResult(alert=None, ignored="sent by this app's own alert sinks")
-    store = store or AlertStore(settings=settings)
+    store = AlertStore(services.state)
     finding = to_finding(alert)
     note = apply_finding(store, finding, now, timedelta(seconds=settings.alert_cooldown_seconds),
                          source="azure-monitor")

@@ -14,14 +14,6 @@ log = logging.getLogger(__name__)
 MAX_CONFLICTS = 20  # retries when another writer changed the same alert first
 
 
-def _settings(settings):
-    if settings is None:
-        from shared.settings import get_settings
-
-        settings = get_settings()
-    return settings
-
-
 def apply_finding(store: AlertStore, finding: dict, now: datetime, cooldown: timedelta,
                   links: dict | None = None, source: str = "checks") -> dict | None:
     """Decide and save one finding against its current alert; the notification, if any.
@@ -57,9 +49,8 @@ def _merge(findings: Iterable[dict]) -> list[dict]:
     return list(best.values())
 
 
-def process_findings(findings: list[dict], now: datetime, links: dict | None = None, *,
-                     complete_kinds: Iterable[str] = (), settings=None,
-                     store: AlertStore | None = None, source: str = "checks") -> list[dict]:
+def process_findings(services, findings: list[dict], now: datetime, links: dict | None = None,
+                     *, complete_kinds: Iterable[str] = (), source: str = "checks") -> list[dict]:
     """Apply findings to the alert store; the notifications to send (possibly none).
 
     Idempotent for a given `now`: running it again with the same findings and time returns
@@ -70,9 +61,8 @@ def process_findings(findings: list[dict], now: datetime, links: dict | None = N
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    s = _settings(settings)
-    store = store or AlertStore(settings=s)
-    cooldown = timedelta(seconds=s.alert_cooldown_seconds)
+    store = AlertStore(services.state)
+    cooldown = timedelta(seconds=services.settings.alert_cooldown_seconds)
     merged = _merge(findings)
     notes = [apply_finding(store, f, now, cooldown, links, source) for f in merged]
     complete = set(complete_kinds)
@@ -88,11 +78,10 @@ def process_findings(findings: list[dict], now: datetime, links: dict | None = N
     return [n for n in notes if n is not None]
 
 
-def list_alerts(open_only: bool = True, limit: int = 50, *, settings=None,
-                store: AlertStore | None = None) -> list[dict]:
+def list_alerts(services, open_only: bool = True, limit: int = 50) -> list[dict]:
     """Open alerts (newest activity first), or with open_only=False the open and recent
     ones (history), the current state of each alert winning over its snapshot."""
-    store = store or AlertStore(settings=_settings(settings))
+    store = AlertStore(services.state)
     limit = max(1, int(limit))
     current = store.list_current()
     by_id = {a.id: a for a in current if a.state == "Fired" or not open_only}

@@ -17,7 +17,6 @@ never include the URL: webhook URLs are secrets.
 """
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from urllib.parse import quote, urlsplit
 
 from shared.alerts import payloads
 from shared.alerts.store import PREFIX, AlertStore
+from shared.retry_after import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -84,22 +84,6 @@ def render(sink: Sink, note: dict, settings) -> tuple[bytes, dict]:
     return body, headers
 
 
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds: an integer, or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
 def send(session, sink: Sink, body: bytes, headers: dict, settings, deadline: float,
          attempts: int, sleep=time.sleep, clock=time.monotonic) -> Result:
     """POST with bounded retries inside the deadline."""
@@ -123,7 +107,7 @@ def send(session, sink: Sink, body: bytes, headers: dict, settings, deadline: fl
             result.error = f"HTTP {resp.status_code}"
             if resp.status_code not in RETRYABLE:
                 return result
-            hinted = retry_after_seconds(resp.headers.get("Retry-After"))
+            hinted = retry_after_seconds(resp.headers)
             if hinted is not None and resp.status_code in (429, 503):
                 wait = hinted
         except requests.RequestException as exc:  # connection refused, timeout, TLS ...
@@ -141,24 +125,31 @@ def _health_name(sink_id: str) -> str:
     return f"{PREFIX}sinks/{quote(sink_id, safe='')}.json"
 
 
-def _record_health(store: AlertStore, sink: Sink, results: list[Result]) -> None:
+_NO_HEALTH = {"consecutiveFailures": 0, "lastError": None, "lastErrorAt": None,
+              "lastSuccessAt": None}
+
+
+def _record_health(state, sink: Sink, results: list[Result]) -> None:
+    """Fold this call's outcomes into the sink's health, under an etag condition so two
+    concurrent deliveries never lose each other's counts."""
     if not results:
         return
-    rec, _ = store.read_json(_health_name(sink.id))
-    rec = rec or {"consecutiveFailures": 0, "lastError": None, "lastErrorAt": None,
-                  "lastSuccessAt": None}
     now = datetime.now(UTC).isoformat()
-    for r in results:
-        if r.ok:
-            rec.update(consecutiveFailures=0, lastSuccessAt=now)
-        else:
-            rec.update(consecutiveFailures=rec["consecutiveFailures"] + 1, lastError=r.error,
-                       lastErrorAt=now)
-    rec.update(sink=sink.id, kind=sink.kind, target=sink.target)
-    store.write_json(_health_name(sink.id), rec)
+
+    def fold(rec: dict | None) -> dict:
+        rec = {**_NO_HEALTH, **(rec or {})}
+        for r in results:
+            if r.ok:
+                rec.update(consecutiveFailures=0, lastSuccessAt=now)
+            else:
+                rec.update(consecutiveFailures=rec["consecutiveFailures"] + 1,
+                           lastError=r.error, lastErrorAt=now)
+        return {**rec, "sink": sink.id, "kind": sink.kind, "target": sink.target}
+
+    state.update(_health_name(sink.id), fold)
 
 
-def _deliver_to(sink: Sink, notes: list[dict], settings, store: AlertStore, sleep, clock):
+def _deliver_to(sink: Sink, notes: list[dict], settings, state, sleep, clock):
     import requests
 
     deadline = clock() + settings.alert_delivery_budget_seconds
@@ -175,21 +166,18 @@ def _deliver_to(sink: Sink, notes: list[dict], settings, store: AlertStore, slee
                 log.warning("alert sink %s failed for notification %s: %s after %d attempt(s)",
                             sink.id, note["id"], r.error, r.attempts)
     try:
-        _record_health(store, sink, results)
+        _record_health(state, sink, results)
     except Exception:  # health bookkeeping must not turn a delivery into a failure
         log.exception("could not record health of sink %s", sink.id)
     return results
 
 
-def deliver(notifications: list[dict], *, settings=None, store: AlertStore | None = None,
-            sleep=time.sleep, clock=time.monotonic) -> dict:
+def deliver(services, notifications: list[dict], *, sleep=time.sleep,
+            clock=time.monotonic) -> dict:
     """Send each notification to every sink; {notification id: {sink id: outcome}}.
     Never raises for a sink failure; a notification already claimed is skipped."""
-    if settings is None:
-        from shared.settings import get_settings
-
-        settings = get_settings()
-    store = store or AlertStore(settings=settings)
+    settings = services.settings
+    store = AlertStore(services.state)
     sinks = configured_sinks(settings)
     report: dict[str, dict] = {}
     if not sinks:
@@ -206,7 +194,7 @@ def deliver(notifications: list[dict], *, settings=None, store: AlertStore | Non
     if not fresh:
         return report
     with ThreadPoolExecutor(max_workers=len(sinks), thread_name_prefix="alert-sink") as pool:
-        futures = {s.id: pool.submit(_deliver_to, s, fresh, settings, store, sleep, clock)
+        futures = {s.id: pool.submit(_deliver_to, s, fresh, settings, services.state, sleep, clock)
                    for s in sinks}
         for sink_id, fut in futures.items():
             try:
@@ -219,18 +207,12 @@ def deliver(notifications: list[dict], *, settings=None, store: AlertStore | Non
     return report
 
 
-def sink_health(*, settings=None, store: AlertStore | None = None) -> dict:
+def sink_health(services) -> dict:
     """{"ok": bool, "sinks": {id: {...}}} for /api/health; no sinks configured is ok."""
-    if settings is None:
-        from shared.settings import get_settings
-
-        settings = get_settings()
-    store = store or AlertStore(settings=settings)
     sinks = {}
-    for sink in configured_sinks(settings):
-        rec, _ = store.read_json(_health_name(sink.id))
-        rec = rec or {"consecutiveFailures": 0, "lastError": None, "lastErrorAt": None,
-                      "lastSuccessAt": None}
+    for sink in configured_sinks(services.settings):
+        rec, _ = services.state.read_json(_health_name(sink.id))
+        rec = {**_NO_HEALTH, **(rec or {})}
         rec.update(sink=sink.id, kind=sink.kind, target=sink.target,
                    ok=rec["consecutiveFailures"] == 0)
         sinks[sink.id] = rec

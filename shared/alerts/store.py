@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import json
 import logging
 from urllib.parse import quote
 
@@ -34,68 +33,34 @@ def history_name(alert: Alert) -> str:
 
 
 class AlertStore:
-    """Thin, typed access to the blobs above. `container` is a ContainerClient."""
+    """Typed access to the blobs above, over a `BlobState` (the state container)."""
 
-    def __init__(self, container=None, settings=None):
-        if container is None:
-            from shared.settings import get_settings
-            from shared.storage import container as get_container
-
-            s = settings or get_settings()
-            container = get_container(s.state_container, s)
-        self.container = container
-
-    # --- generic JSON blobs -------------------------------------------------------------
-    def read_json(self, name: str) -> tuple[dict | None, str | None]:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            dl = self.container.get_blob_client(name).download_blob()
-            return json.loads(dl.readall()), dl.properties.etag
-        except ResourceNotFoundError:
-            return None, None
-
-    def write_json(self, name: str, data: dict, etag: str | None = None,
-                   create_only: bool = False) -> bool:
-        """Write; False when the condition fails (someone else wrote first)."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
-
-        body = json.dumps(data, sort_keys=True).encode()
-        blob = self.container.get_blob_client(name)
-        try:
-            if create_only:
-                blob.upload_blob(body, overwrite=False)
-            elif etag:
-                blob.upload_blob(body, overwrite=True, etag=etag,
-                                 match_condition=MatchConditions.IfNotModified)
-            else:
-                blob.upload_blob(body, overwrite=True)
-            return True
-        except (ResourceExistsError, ResourceModifiedError):
-            return False
+    def __init__(self, state):
+        self.state = state
 
     def claim(self, name: str, data: dict) -> bool:
         """Create `name` if it does not exist; True for the one caller that created it."""
-        return self.write_json(name, data, create_only=True)
+        return self.state.claim_once(name, data)
 
     # --- alerts -------------------------------------------------------------------------
     def get(self, kind: str, subject: str) -> tuple[Alert | None, str | None]:
-        data, etag = self.read_json(current_name(kind, subject))
+        data, etag = self.state.read_json(current_name(kind, subject))
         return (Alert.from_json(data) if data else None), etag
 
     def put(self, alert: Alert, etag: str | None) -> bool:
         """Save the current alert for its key: create when `etag` is None, else if-match."""
         name = current_name(alert.kind, alert.subject)
-        return self.write_json(name, alert.to_json(), etag=etag, create_only=etag is None)
+        if etag is None:
+            return self.state.create(name, alert.to_json())
+        return self.state.replace(name, alert.to_json(), etag)
 
     def record_history(self, alert: Alert) -> None:
-        self.write_json(history_name(alert), alert.to_json())
+        self.state.put(history_name(alert), alert.to_json())
 
     def _read_all(self, prefix: str, limit: int | None = None) -> list[Alert]:
         out: list[Alert] = []
-        for props in self.container.list_blobs(name_starts_with=prefix):
-            data, _ = self.read_json(props.name)
+        for props in self.state.list(prefix):
+            data, _ = self.state.read_json(props.name)
             if data is None:
                 continue  # deleted between list and read
             try:

@@ -22,6 +22,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from shared.errors import NotFound
+from shared.landing.batch import Batch
 from shared.landing.layout import (
     KINDS,
     MODE_BY_KIND,
@@ -33,8 +35,7 @@ from shared.landing.layout import (
     ready,
     recent_prefixes,
 )
-from shared.markers import raise_marker
-from shared.settings import Settings, get_settings
+from shared.markers import newest_data, raise_marker
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +48,6 @@ PENDING = "pending/"
 
 def manifest_blob(batch: str) -> str:
     return f"{MANIFESTS}{batch}.json"
-
-
-@dataclass
-class Batch:
-    batch_id: str
-    kind: str
-    mode: str
-    manifest_path: str  # "<state container>/manifests/<id>.json", as ADF gets it
-    files: list[dict]
-    reason: str = ""
-
-    def as_dict(self) -> dict:
-        return {"batchId": self.batch_id, "kind": self.kind, "mode": self.mode,
-                "manifestPath": self.manifest_path, "files": self.files, "reason": self.reason}
 
 
 @dataclass
@@ -82,20 +69,19 @@ def _listed(blob) -> LandingFile:
 
 
 class Detector:
-    """Detects and claims landing files; one instance per pass (or reuse it, it is stateless)."""
+    """Detects and claims landing files; one instance per pass (or reuse it, it is stateless).
+    `services`: settings, the landing container (read only) and the state (`BlobState`)."""
 
-    def __init__(self, settings: Settings | None = None, landing=None, state=None):
-        from shared.storage import container
-
-        self.s = settings or get_settings()
-        self.landing = landing or container(self.s.landing_container, self.s)
-        self.state = state or container(self.s.state_container, self.s)
+    def __init__(self, services):
+        self.s = services.settings
+        self.landing = services.landing
+        self.state = services.state
         self.owner = uuid.uuid4().hex
 
     # --- reading ----------------------------------------------------------------------
     def _claims_under(self, prefix: str) -> dict[str, object]:
         return {b.name[len(CLAIMS):]: b for b in
-                self.state.list_blobs(name_starts_with=CLAIMS + prefix, include=["metadata"])}
+                self.state.list(CLAIMS + prefix, include=["metadata"])}
 
     def _landing_under(self, prefix: str) -> list[LandingFile]:
         return [_listed(b) for b in self.landing.list_blobs(name_starts_with=prefix)]
@@ -110,41 +96,31 @@ class Detector:
     # --- claiming ---------------------------------------------------------------------
     def _claim(self, f: LandingFile, stale_claim, now: datetime) -> bool:
         """Reserve one file; True when this detector won it."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
-
         md = {"state": "claiming", "owner": self.owner, "claimedat": now.isoformat(),
               "etag": f.etag}
-        blob = self.state.get_blob_client(CLAIMS + f.name)
-        try:
-            if stale_claim is None:
-                blob.upload_blob(b"", metadata=md, overwrite=False)
-            else:
-                blob.upload_blob(b"", metadata=md, overwrite=True, etag=stale_claim.etag,
-                                 match_condition=MatchConditions.IfNotModified)
-                log.warning("took over abandoned claim on %s", f.name)
-            return True
-        except (ResourceExistsError, ResourceModifiedError):
-            return False
+        if stale_claim is None:
+            return self.state.claim_once(CLAIMS + f.name, b"", metadata=md)
+        won = self.state.replace(CLAIMS + f.name, b"", stale_claim.etag, metadata=md)
+        if won:
+            log.warning("took over abandoned claim on %s", f.name)
+        return won
 
     def _seal(self, kind: str, files: list[LandingFile], now: datetime, reason: str,
               mode: str | None = None) -> Batch:
         """Write the manifest for files this detector has reserved, then finalise claims."""
         bid = batch_id(kind, files)
-        batch = Batch(bid, kind, mode or MODE_BY_KIND[kind],
-                      f"{self.s.state_container}/{manifest_blob(bid)}",
-                      [f.as_manifest_entry() for f in files], reason)
-        manifest = {**batch.as_dict(), "container": self.s.landing_container,
+        batch = Batch(batchId=bid, kind=kind, mode=mode or MODE_BY_KIND[kind],
+                      manifestPath=f"{self.s.state_container}/{manifest_blob(bid)}",
+                      files=[f.as_manifest_entry() for f in files], reason=reason)
+        manifest = {**batch.to_json(), "container": self.s.landing_container,
                     "createdAt": now.isoformat()}
-        self.state.upload_blob(manifest_blob(bid), json.dumps(manifest, indent=1).encode(),
-                               overwrite=True)
-        self.state.upload_blob(PENDING + bid, b"", overwrite=True,
-                               metadata={"sealedat": now.isoformat()})
+        self.state.put(manifest_blob(bid), json.dumps(manifest, indent=1).encode())
+        self.state.put(PENDING + bid, b"", metadata={"sealedat": now.isoformat()})
         for f in files:
-            self.state.get_blob_client(CLAIMS + f.name).set_blob_metadata(
+            self.state.container.get_blob_client(CLAIMS + f.name).set_blob_metadata(
                 {"state": "claimed", "owner": self.owner, "claimedat": now.isoformat(),
                  "etag": f.etag, "batchid": bid})
-        raise_marker(self.state, f"newest-data-{kind}", max(f.last_modified for f in files))
+        raise_marker(self.state, newest_data(kind), max(f.last_modified for f in files))
         log.info("sealed batch %s: %d %s files (%s)", bid, len(files), kind, reason)
         return batch
 
@@ -207,10 +183,7 @@ class Detector:
             if f.size == 0:
                 bad.append(name)
                 continue
-            try:
-                claim = self.state.get_blob_client(CLAIMS + name).get_blob_properties()
-            except ResourceNotFoundError:
-                claim = None
+            claim = self.state.properties(CLAIMS + name)
             if claim is not None and not self._is_abandoned(claim, now):
                 det.already_claimed[name] = (claim.metadata or {}).get("batchid", "")
                 continue
@@ -220,11 +193,11 @@ class Detector:
         self._claim_and_seal(candidates, now, reason, det, mode)
         return det
 
-    def pending(self, older_than_seconds: float, now: datetime | None = None) -> list[dict]:
-        """Manifests of sealed batches whose run has not started for a while."""
+    def pending(self, older_than_seconds: float, now: datetime | None = None) -> list[Batch]:
+        """Sealed batches whose run has not started for a while."""
         now = now or _now()
         out = []
-        for b in self.state.list_blobs(name_starts_with=PENDING, include=["metadata"]):
+        for b in self.state.list(PENDING, include=["metadata"]):
             sealed = datetime.fromisoformat((b.metadata or {}).get("sealedat", now.isoformat()))
             if (now - sealed).total_seconds() >= older_than_seconds:
                 out.append(self.load_manifest(b.name[len(PENDING):]))
@@ -232,19 +205,19 @@ class Detector:
 
     def mark_started(self, batch: str) -> None:
         """The batch's run has started: it is no longer pending (idempotent)."""
-        from azure.core.exceptions import ResourceNotFoundError
+        self.state.delete(PENDING + batch)
 
-        try:
-            self.state.delete_blob(PENDING + batch)
-        except ResourceNotFoundError:
-            pass
-
-    def load_manifest(self, batch: str) -> dict:
-        return json.loads(self.state.download_blob(manifest_blob(batch)).readall())
+    def load_manifest(self, batch: str) -> Batch:
+        data, _ = self.state.read_json(manifest_blob(batch))
+        if data is None:
+            raise NotFound(f"no manifest for batch {batch!r}", "unknown batch")
+        return Batch.model_validate(data)
 
 
-class UnknownFiles(LookupError):
+class UnknownFiles(NotFound):
     """Named files that are not ready landing files (missing, empty or outside the layout)."""
+
+    error = "unknown files"
 
     def __init__(self, names: list[str]):
         self.names = names

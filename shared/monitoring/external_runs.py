@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from shared.checks.findings import ALERT, OK, finding
 from shared.checks.records import parse_time
+from shared.errors import short
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +82,6 @@ def classify(rows: list[dict], exclude_run_ids, now: datetime, max_seconds: floa
     return out
 
 
-def _settings(settings):
-    if settings is None:
-        from shared.settings import get_settings
-
-        settings = get_settings()
-    return settings
-
-
 def logs_client(settings, credential=None):
     """The real LogsQueryClient; endpoint and CA bundle overridable for a local stub."""
     from azure.monitor.query import LogsQueryClient
@@ -105,25 +98,22 @@ def logs_client(settings, credential=None):
     return LogsQueryClient(credential, **kwargs)
 
 
-def _save_status(store, data: dict) -> None:
+def _save_status(state, data: dict) -> None:
     try:
-        store.write_json(STATUS_BLOB, data)
+        state.put(STATUS_BLOB, data)
     except Exception:  # status bookkeeping must not hide the query's own outcome
         log.exception("could not record the Log Analytics query status")
 
 
-def query_external_runs(exclude_run_ids, now: datetime, *, settings=None, credential=None,
-                        client=None, store=None) -> list[dict]:
+def query_external_runs(services, exclude_run_ids, now: datetime, *, credential=None,
+                        client=None) -> list[dict]:
     """Findings for runs this app did not start; [] when no workspace is configured.
     Raises on a failed query (so the caller does not resolve anything on no data)."""
     from azure.monitor.query import LogsQueryStatus
 
-    from shared.alerts.store import AlertStore
-
-    s = _settings(settings)
+    s, state = services.settings, services.state
     if not s.log_analytics_workspace_id:
         return []
-    store = store or AlertStore(settings=s)
     client = client or logs_client(s, credential)
     window = timedelta(minutes=s.logs_window_minutes)
     try:
@@ -131,8 +121,7 @@ def query_external_runs(exclude_run_ids, now: datetime, *, settings=None, creden
                                         build_query(s.adf_factory_name),
                                         timespan=(now - window, now))
     except Exception as exc:
-        _save_status(store, {"ok": False, "at": now.isoformat(),
-                             "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
+        _save_status(state, {"ok": False, "at": now.isoformat(), "error": short(exc, 200)})
         raise
     partial = result.status == LogsQueryStatus.PARTIAL
     tables = result.partial_data if partial else result.tables
@@ -140,21 +129,18 @@ def query_external_runs(exclude_run_ids, now: datetime, *, settings=None, creden
         log.warning("Log Analytics returned partial results: %s", result.partial_error)
     rows = [dict(zip(t.columns, list(r), strict=True)) for t in tables or [] for r in t.rows]
     findings = classify(rows, exclude_run_ids, now, s.check_run_max_seconds)
-    _save_status(store, {"ok": True, "partial": partial, "at": now.isoformat(), "rows": len(rows),
+    _save_status(state, {"ok": True, "partial": partial, "at": now.isoformat(), "rows": len(rows),
                          "firing": sum(f["firing"] for f in findings)})
     return findings
 
 
-def logs_status(*, settings=None, store=None) -> dict:
+def logs_status(services) -> dict:
     """For /api/health: whether the Log Analytics query is on, and how the last one went.
     Off is not a failure."""
-    s = _settings(settings)
+    s = services.settings
     if not s.log_analytics_workspace_id:
         return {"enabled": False, "ok": True,
                 "detail": "LOG_ANALYTICS_WORKSPACE_ID not set: external runs are not watched"}
-    from shared.alerts.store import AlertStore
-
-    store = store or AlertStore(settings=s)
-    last, _ = store.read_json(STATUS_BLOB)
+    last, _ = services.state.read_json(STATUS_BLOB)
     return {"enabled": True, "ok": bool(last is None or last.get("ok")), "lastQuery": last,
             "windowMinutes": s.logs_window_minutes}

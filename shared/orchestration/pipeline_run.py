@@ -8,32 +8,24 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from shared.orchestration import contract as c
 from shared.orchestration.polling import next_poll_interval, stages, status_signature
-
-CANCEL_EVENT = "cancel"
-
-
-def _retry():
-    import azure.durable_functions as df
-
-    # Activities are idempotent; transient storage/ADF errors get a few more tries.
-    return df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=4)
 
 
 def pipeline_run(context):
     state = dict(context.get_input() or {})
-    retry = _retry()
+    retry = c.retry_options(state.get("retry"))
     now = context.current_utc_datetime
 
     if "plan" not in state:  # first generation: record the run and start ADF exactly once
         plan = yield context.call_activity_with_retry(
-            "begin_run", retry, {"batch": state["batch"], "instanceId": context.instance_id})
+            c.BEGIN_RUN, retry, {"batch": state["batch"], "instanceId": context.instance_id})
         if state["batch"].get("rerunOf"):
-            started = yield context.call_activity_with_retry("rerun_adf_run", retry, {
+            started = yield context.call_activity_with_retry(c.RERUN_ADF_RUN, retry, {
                 "batchId": state["batch"]["batchId"], "pipeline": plan["pipeline"],
                 "runId": state["batch"]["rerunOf"], "parameters": plan["parameters"]})
         else:
-            started = yield context.call_activity_with_retry("start_adf_run", retry, {
+            started = yield context.call_activity_with_retry(c.START_ADF_RUN, retry, {
                 "batchId": state["batch"]["batchId"], "pipeline": plan["pipeline"],
                 "parameters": plan["parameters"]})
         state.update(plan=plan, adfRunIds=[started["runId"]], startedAt=now.isoformat(),
@@ -44,7 +36,7 @@ def pipeline_run(context):
     status: dict = state.get("lastStatus") or {}
     for _ in range(plan["pollsPerGeneration"]):
         run_id = state["adfRunIds"][-1]
-        status = yield context.call_activity_with_retry("get_adf_run_status", retry, run_id)
+        status = yield context.call_activity_with_retry(c.GET_ADF_RUN_STATUS, retry, run_id)
         now = context.current_utc_datetime
         elapsed = (now - started_at).total_seconds()
         context.set_custom_status({"stage": status.get("stage") or status.get("status"),
@@ -53,7 +45,7 @@ def pipeline_run(context):
                                    "elapsedSeconds": round(elapsed, 1)})
         if status.get("terminal"):
             if status["status"] == "failed" and state["reruns"] < plan["maxReruns"]:
-                again = yield context.call_activity_with_retry("rerun_adf_run", retry, {
+                again = yield context.call_activity_with_retry(c.RERUN_ADF_RUN, retry, {
                     "batchId": state["batch"]["batchId"], "pipeline": plan["pipeline"],
                     "runId": run_id, "parameters": plan["parameters"]})
                 state["adfRunIds"].append(again["runId"])
@@ -63,7 +55,7 @@ def pipeline_run(context):
             state["outcome"] = status["status"]
             break
         if elapsed >= plan["timeoutSeconds"]:
-            status = yield context.call_activity_with_retry("cancel_adf_run", retry, run_id)
+            status = yield context.call_activity_with_retry(c.CANCEL_ADF_RUN, retry, run_id)
             state["outcome"] = "timed_out"
             break
         signature = status_signature(status)
@@ -73,12 +65,12 @@ def pipeline_run(context):
         wake = now + timedelta(seconds=min(state["interval"],
                                            max(1.0, plan["timeoutSeconds"] - elapsed)))
         timer = context.create_timer(wake)
-        cancel = context.wait_for_external_event(CANCEL_EVENT)
+        cancel = context.wait_for_external_event(c.CANCEL_EVENT)
         winner = yield context.task_any([timer, cancel])
         if winner == cancel:
             if not timer.is_completed:
                 timer.cancel()
-            status = yield context.call_activity_with_retry("cancel_adf_run", retry, run_id)
+            status = yield context.call_activity_with_retry(c.CANCEL_ADF_RUN, retry, run_id)
             state["outcome"] = "cancelled"
             break
     else:  # this generation's polls are used up: start afresh with a short history
@@ -98,5 +90,5 @@ def pipeline_run(context):
         "activities": status.get("activities", []), "error": status.get("error"),
         "outputs": status.get("outputs", {}), "reruns": state["reruns"],
     }
-    summary = yield context.call_activity_with_retry("finish_run", retry, result)
+    summary = yield context.call_activity_with_retry(c.FINISH_RUN, retry, result)
     return summary

@@ -1,6 +1,10 @@
 """Client-side flows behind the entry points: claim batches and start their orchestrations
-exactly once. `client` is a `DurableOrchestrationClient`; blocking storage work runs in a
-thread so the worker's event loop stays free."""
+exactly once, keep the singletons alive, decide and start reruns and alert actions.
+
+`client` is a `DurableOrchestrationClient`; `services` the invocation's `Services`.
+Blocking storage work runs in a thread so the worker's event loop stays free. Instance ids
+and names come from `contract`; a start is idempotent because the id derives from the work.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -8,12 +12,14 @@ import logging
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from shared.settings import get_settings
+from shared.errors import Conflict, NotFound
+from shared.landing.batch import Batch, RunOverrides
+from shared.orchestration import contract
 
 log = logging.getLogger(__name__)
 
-PIPELINE_RUN = "pipeline_run"
-BATCH_SEALER = "batch_sealer"
+LIVE_STATES = {"Running", "Pending", "ContinuedAsNew"}
+RERUNNABLE = ("failed", "timed_out", "cancelled")
 
 
 async def instance_exists(client, instance_id: str) -> bool:
@@ -35,9 +41,6 @@ async def ensure_started(client, orchestrator: str, instance_id: str, payload) -
     return True
 
 
-LIVE_STATES = {"Running", "Pending", "ContinuedAsNew"}
-
-
 async def ensure_running(client, orchestrator: str, instance_id: str, payload) -> bool:
     """Keep a singleton alive: start it unless it is running; True if we (re)started it."""
     status = await client.get_status(instance_id)
@@ -49,72 +52,66 @@ async def ensure_running(client, orchestrator: str, instance_id: str, payload) -
     return True
 
 
-async def ensure_monitor(client) -> bool:
-    from shared.orchestration.freshness_monitor import MONITOR_INSTANCE
-
-    return await ensure_running(client, "freshness_monitor", MONITOR_INSTANCE, {"cycle": 0})
-
-
-def _describe(client, batch: dict, started: bool) -> dict:
-    urls = client.create_http_management_payload(batch["batchId"])
-    return {"batchId": batch["batchId"], "instanceId": batch["batchId"], "kind": batch["kind"],
-            "mode": batch["mode"], "files": len(batch.get("files", [])), "started": started,
-            "statusQueryGetUri": urls.get("statusQueryGetUri"),
-            "terminatePostUri": urls.get("terminatePostUri")}
+async def ensure_monitor(client, services) -> bool:
+    return await ensure_running(client, contract.FRESHNESS_MONITOR, contract.MONITOR_INSTANCE,
+                                {"cycle": 0, "retry": contract.retry_policy(services.settings)})
 
 
-async def start_batches(client, batches: list[dict]) -> list[dict]:
+def run_input(batch: Batch, services) -> dict:
+    """The `pipeline_run` orchestration input for a batch."""
+    return {"batch": batch.to_json(), "retry": contract.retry_policy(services.settings)}
+
+
+def _describe(batch: Batch, started: bool, instance_id: str | None = None) -> dict:
+    """What the API answers about a run it started or found: our own links, no Durable URLs."""
+    return {"batchId": batch.batchId, "instanceId": instance_id or batch.batchId,
+            "kind": batch.kind, "mode": batch.mode, "files": len(batch.files),
+            "started": started, "runUri": f"/api/runs/{batch.batchId}"}
+
+
+async def start_batches(client, services, batches: list[Batch]) -> list[dict]:
     out = []
     for batch in batches:
-        started = await ensure_started(client, PIPELINE_RUN, batch["batchId"], {"batch": batch})
-        out.append(_describe(client, batch, started))
+        started = await ensure_started(client, contract.PIPELINE_RUN, batch.batchId,
+                                       run_input(batch, services))
+        out.append(_describe(batch, started))
     return out
 
 
-async def sweep_and_start(client, reason: str = "sweep", prefixes: list[str] | None = None,
-                          mode: str | None = None, overrides: dict | None = None) -> dict:
+async def sweep_and_start(client, services, reason: str = "sweep",
+                          prefixes: list[str] | None = None, mode: str | None = None,
+                          overrides: RunOverrides | None = None) -> dict:
     """Claim ready files (recent partitions or `prefixes`), start their runs, and rescue
     sealed batches whose run never started (a detector died after sealing)."""
     from shared.landing.detection import Detector
 
-    s = get_settings()
-    detector = Detector(s)
+    detector = Detector(services)
     det = await asyncio.to_thread(detector.sweep, None, prefixes, reason, mode)
-    batches = [_with(b.as_dict(), mode, overrides) for b in det.batches]
-    claimed = {b["batchId"] for b in batches}
-    orphans = await asyncio.to_thread(detector.pending, s.pending_restart_seconds)
-    batches += [_with(m) for m in orphans if m["batchId"] not in claimed]
-    runs = await start_batches(client, batches)
+    batches = [b.with_request(mode, overrides) for b in det.batches]
+    claimed = {b.batchId for b in batches}
+    orphans = await asyncio.to_thread(detector.pending, services.settings.pending_restart_seconds)
+    batches += [b for b in orphans if b.batchId not in claimed]
+    runs = await start_batches(client, services, batches)
     log.info("%s: %d new batches, %d rescued, %d files not yet settled", reason,
              len(det.batches), len(batches) - len(det.batches), len(det.unsettled))
     return {"runs": runs, "unsettled": det.unsettled}
 
 
-def _with(batch: dict, mode: str | None = None, overrides: dict | None = None) -> dict:
-    """The orchestration input for a batch, with the request's per-run overrides."""
-    batch = {k: batch[k] for k in ("batchId", "kind", "mode", "manifestPath", "files", "reason")
-             if k in batch}
-    if mode:
-        batch["mode"] = mode
-    batch.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return batch
-
-
-async def start_files(client, files: list[str], mode: str | None, reason: str,
-                      overrides: dict | None = None) -> dict:
+async def start_files(client, services, files: list[str], mode: str | None, reason: str,
+                      overrides: RunOverrides | None = None) -> dict:
     """Claim named files now and start their runs; files claimed before give their batch's
     existing instance (the same files never start a second run). Raises UnknownFiles."""
     from shared.landing.detection import Detector
 
-    detector = Detector()
+    detector = Detector(services)
     det = await asyncio.to_thread(detector.claim_files, files, mode, None, reason)
-    runs = await start_batches(client, [_with(b.as_dict(), mode, overrides)
-                                        for b in det.batches])
+    runs = await start_batches(client, services,
+                               [b.with_request(mode, overrides) for b in det.batches])
     for batch_id in sorted(set(det.already_claimed.values())):
         if not batch_id:  # another detector is sealing it right now: not a run yet
             continue
         manifest = await asyncio.to_thread(detector.load_manifest, batch_id)
-        runs.append(_describe(client, manifest, False))
+        runs.append(_describe(manifest, False))
     claiming = sorted(n for n, b in det.already_claimed.items() if not b)
     return {"runs": runs, **({"beingClaimed": claiming} if claiming else {})}
 
@@ -126,39 +123,70 @@ _started_sealers: OrderedDict[str, None] = OrderedDict()
 _STARTED_SEALERS_MAX = 256
 
 
-async def note_landed_blob(client, kind: str, now: datetime | None = None) -> str:
+async def note_landed_blob(client, services, kind: str, now: datetime | None = None) -> str:
     """An event says a file of `kind` landed: make sure this window's sealer is running.
 
     The window is taken from the time the event is handled, not the event's own time, so
     the sealer it names cannot have fired yet and will see the file."""
-    from shared.orchestration.batch_sealer import sealer_instance_id
-
-    s = get_settings()
-    instance = sealer_instance_id(kind, now or datetime.now(UTC), s.event_batch_window_seconds)
+    s = services.settings
+    instance = contract.sealer_instance_id(kind, now or datetime.now(UTC),
+                                           s.event_batch_window_seconds)
     if instance not in _started_sealers:
-        await ensure_started(client, BATCH_SEALER, instance, {
+        await ensure_started(client, contract.BATCH_SEALER, instance, {
             "kind": kind, "windowSeconds": s.event_batch_window_seconds,
-            "quietSeconds": s.landing_quiet_seconds})
+            "quietSeconds": s.landing_quiet_seconds, "retry": contract.retry_policy(s)})
         _started_sealers[instance] = None
         while len(_started_sealers) > _STARTED_SEALERS_MAX:
             _started_sealers.popitem(last=False)
     return instance
 
 
-async def start_action_run(client, action: str, alert_id: str) -> list[dict]:
+async def run_record(services, batch_id: str) -> dict:
+    """The run record of `batch_id`; NotFound when there is none."""
+    from shared.runs.records import RunRecords
+
+    record = await asyncio.to_thread(RunRecords(services.state).get, batch_id)
+    if record is None:
+        raise NotFound(f"no run for batch {batch_id!r}", "unknown run")
+    return record
+
+
+async def request_cancel(client, services, batch_id: str) -> dict:
+    """Ask a running run's orchestration to cancel its ADF run. Raises NotFound or
+    Conflict (not running)."""
+    record = await run_record(services, batch_id)
+    if record.get("status") != "running":
+        raise Conflict(f"run {batch_id} is {record.get('status')}", "run is not running")
+    await client.raise_event(record["instanceId"], contract.CANCEL_EVENT, {"by": "api"})
+    log.info("batch %s: cancel requested for instance %s", batch_id, record["instanceId"])
+    return {"batchId": batch_id, "instanceId": record["instanceId"], "cancelRequested": True}
+
+
+async def start_rerun(client, services, batch_id: str) -> dict:
+    """Rerun a failed, timed-out or cancelled run from its failed activity, as a new
+    orchestration of the same batch. Raises NotFound or Conflict (not rerunnable)."""
+    record = await run_record(services, batch_id)
+    if record.get("status") not in RERUNNABLE or not record.get("adfRunIds"):
+        raise Conflict(f"run {batch_id} is {record.get('status')}; only a failed run is rerun",
+                       "nothing to rerun")
+    batch = Batch.model_validate(record).rerun(record["adfRunIds"][-1])
+    instance_id = contract.rerun_instance_id(batch_id, len(record["adfRunIds"]))
+    started = await ensure_started(client, contract.PIPELINE_RUN, instance_id,
+                                   run_input(batch, services))
+    return {**_describe(batch, started, instance_id), "rerunOf": batch.rerunOf}
+
+
+async def start_action_run(client, services, action: str, alert_id: str) -> list[dict]:
     """An alert rule asks to `retrain` (train-and-score on the newest labelled batch) or
     `score` (rescore the newest unlabelled batch). The run is a new batch over the same
     files, its id derived from the alert, so a repeated alert starts nothing more."""
+    from shared.landing.batch import ACTION_KIND
     from shared.runs.records import RunRecords
 
-    kind = "labelled" if action == "retrain" else "unlabelled"
-    newest = await asyncio.to_thread(RunRecords().recent, 1, kind)
+    kind = ACTION_KIND[action]
+    newest = await asyncio.to_thread(RunRecords(services.state).recent, 1, kind)
     if not newest:
         log.warning("alert %s asks to %s, but there is no %s batch yet", alert_id, action, kind)
         return []
-    base = newest[0]
-    batch = {"batchId": f"{base['batchId']}-{action}-{alert_id[-12:]}", "kind": kind,
-             "mode": "train-and-score" if action == "retrain" else "score",
-             "manifestPath": base["manifestPath"], "files": base.get("files", []),
-             "reason": f"alert {alert_id}: {action}"}
-    return await start_batches(client, [batch])
+    batch = Batch.model_validate(newest[0]).for_action(action, alert_id)
+    return await start_batches(client, services, [batch])

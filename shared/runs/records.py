@@ -11,10 +11,7 @@ writers (an activity that runs twice, the API) never lose each other's fields.
 """
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-
-from shared.settings import Settings, get_settings
 
 RUNS, INDEX, ACTIVE = "runs/", "runs-index/", "runs-active/"
 TERMINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
@@ -27,70 +24,48 @@ def _index_name(created_at: str, batch_id: str) -> str:
 
 
 class RunRecords:
-    def __init__(self, settings: Settings | None = None, state=None):
-        from shared.storage import container
+    """The records in STATE_CONTAINER; `state` is a `BlobState`."""
 
-        s = settings or get_settings()
-        self.state = state or container(s.state_container, s)
+    def __init__(self, state):
+        self.state = state
 
     def get(self, batch_id: str) -> dict | None:
-        from azure.core.exceptions import ResourceNotFoundError
+        record, _ = self.state.read_json(f"{RUNS}{batch_id}.json")
+        return record
 
-        try:
-            return json.loads(self.state.download_blob(f"{RUNS}{batch_id}.json").readall())
-        except ResourceNotFoundError:
-            return None
-
-    def update(self, batch_id: str, changes: dict, attempts: int = 20) -> dict:
+    def update(self, batch_id: str, changes: dict) -> dict:
         """Merge `changes` into the record (creating it), keep the indexes in step."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import (
-            ResourceExistsError,
-            ResourceModifiedError,
-            ResourceNotFoundError,
-        )
+        return self._write(batch_id, lambda record: {**record, **changes})
 
-        blob = self.state.get_blob_client(f"{RUNS}{batch_id}.json")
-        for _ in range(attempts):
-            try:
-                dl = blob.download_blob()
-                record, etag = json.loads(dl.readall()), dl.properties.etag
-            except ResourceNotFoundError:
-                record, etag = {"batchId": batch_id,
-                                "createdAt": datetime.now(UTC).isoformat()}, None
-            record.update(changes)
-            record["updatedAt"] = datetime.now(UTC).isoformat()
-            data = json.dumps(record, default=str).encode()
-            try:
-                if etag is None:
-                    blob.upload_blob(data, overwrite=False)
-                    self.state.upload_blob(_index_name(record["createdAt"], batch_id), b"",
-                                           overwrite=True)
-                else:
-                    blob.upload_blob(data, overwrite=True, etag=etag,
-                                     match_condition=MatchConditions.IfNotModified)
-            except (ResourceExistsError, ResourceModifiedError):
-                continue
-            self._set_active(batch_id, record.get("status") not in TERMINAL)
-            return record
-        raise RuntimeError(f"run record {batch_id}: too many concurrent updates")
+    def add_adf_run(self, batch_id: str, run_id: str) -> dict:
+        """Append an ADF run id to the record once (idempotent for a retried activity)."""
+        def add(record: dict) -> dict | None:
+            ids = record.get("adfRunIds", [])
+            return None if run_id in ids else {**record, "adfRunIds": [*ids, run_id]}
 
-    def _set_active(self, batch_id: str, active: bool) -> None:
-        from azure.core.exceptions import ResourceNotFoundError
+        return self._write(batch_id, add)
 
-        if active:
-            self.state.upload_blob(ACTIVE + batch_id, b"", overwrite=True)
+    def _write(self, batch_id: str, change) -> dict:
+        def stamped(record: dict | None) -> dict | None:
+            now = datetime.now(UTC).isoformat()
+            new = change(record or {"batchId": batch_id, "createdAt": now})
+            return None if new is None else {**new, "updatedAt": now}
+
+        record = self.state.update(f"{RUNS}{batch_id}.json", stamped)
+        # Idempotent index writes, after the record exists: a crash between the two leaves a
+        # record the next update indexes, never an index entry without a record.
+        self.state.put(_index_name(record["createdAt"], batch_id), b"")
+        if record.get("status") in TERMINAL:
+            self.state.delete(ACTIVE + batch_id)
         else:
-            try:
-                self.state.delete_blob(ACTIVE + batch_id)
-            except ResourceNotFoundError:
-                pass
+            self.state.put(ACTIVE + batch_id, b"")
+        return record
 
     def recent(self, limit: int = 20, kind: str | None = None,
                finished_only: bool = False) -> list[dict]:
         """Records newest first, reading only as many as needed."""
         out = []
-        for marker in self.state.list_blobs(name_starts_with=INDEX, results_per_page=100):
+        for marker in self.state.list(INDEX, results_per_page=100):
             batch_id = marker.name[len(INDEX) + 12:]  # after "<11 digits>-"
             record = self.get(batch_id)
             if record is None:
@@ -106,5 +81,5 @@ class RunRecords:
 
     def active(self) -> list[dict]:
         """Records of runs in progress."""
-        names = [b.name[len(ACTIVE):] for b in self.state.list_blobs(name_starts_with=ACTIVE)]
+        names = [b.name[len(ACTIVE):] for b in self.state.list(ACTIVE)]
         return [r for r in (self.get(n) for n in names) if r is not None]

@@ -12,7 +12,6 @@ from shared.adf.client import (
     backoff_delay,
     is_loopback,
     is_transient,
-    retry_after_seconds,
 )
 
 
@@ -29,13 +28,6 @@ def http_error(status, headers=None):
     err = HttpResponseError(message=f"status {status}")
     err.status_code, err.response = status, _Resp(status, headers)
     return err
-
-
-def test_retry_after_forms():
-    assert retry_after_seconds({"Retry-After": "7"}) == 7.0
-    assert retry_after_seconds({"retry-after-ms": "250"}) == 0.25
-    assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
-    assert retry_after_seconds({}) is None and retry_after_seconds(None) is None
 
 
 def test_backoff_doubles_is_capped_and_retry_after_wins():

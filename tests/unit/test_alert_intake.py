@@ -9,10 +9,9 @@ from shared.alerts.intake import (
     PayloadTooLarge,
     Unauthorized,
     parse,
-    parse_rule_actions,
     to_finding,
 )
-from shared.settings import SettingsError
+from shared.settings import SettingsError, parse_rule_actions
 from tests.integration.alerts.samples import LOG_FIRED, METRIC_FIRED, resolved, without
 
 
@@ -92,8 +91,8 @@ def test_secret_checked_in_constant_time_and_never_echoed():
     with pytest.raises(Unauthorized) as e:
         parse(body(METRIC_FIRED), "forged-secret", "real-secret")
     assert e.value.status == 401
-    assert "secret" in e.value.detail and "real-secret" not in str(e.value.to_response())
-    assert "forged-secret" not in str(e.value.to_response())
+    assert "secret" in e.value.detail and "real-secret" not in str(e.value.to_body())
+    assert "forged-secret" not in str(e.value.to_body())
     with pytest.raises(Unauthorized):
         parse(body(METRIC_FIRED), None, "real-secret")
     with pytest.raises(Unauthorized):  # checked before the body is even parsed

@@ -11,7 +11,7 @@ from shared.alerts.payloads import (
     teams_payload,
     verify_signature,
 )
-from shared.alerts.sinks import Sink, configured_sinks, render, retry_after_seconds
+from shared.alerts.sinks import Sink, configured_sinks, render
 from shared.settings import load_settings
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -116,10 +116,3 @@ def test_sinks_from_settings_and_their_redacted_targets():
                                                ("teams", "teams")]
     assert sinks[0].target == "https://a.example" and "SECRET" not in repr(sinks[0])
     assert configured_sinks(load_settings(BASE)) == []
-
-
-def test_retry_after_forms():
-    assert retry_after_seconds("7") == 7
-    assert retry_after_seconds("Sat, 21 Nov 2026 12:00:10 GMT",
-                               now=datetime(2026, 11, 21, 12, 0, tzinfo=UTC).timestamp()) == 10
-    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None

@@ -29,9 +29,11 @@ class Simulator:
         self.records[instance_id] = rec
         return rec
 
-    def run(self, max_episodes: int = 100_000, fire_timers: bool = True) -> None:
+    def run(self, max_episodes: int = 100_000, fire_timers: bool = True,
+            until: datetime | None = None) -> None:
         """Run until nothing is left: episodes first, then activities, then the next timer
-        (unless `fire_timers` is False: then stop where only timers are left)."""
+        (unless `fire_timers` is False, or the next timer is due after `until`: then stop
+        where only timers are left)."""
         import time
 
         for _ in range(max_episodes):
@@ -49,8 +51,8 @@ class Simulator:
                 continue
             live = [t for t in self.timers if self._timer_live(t)]
             self.timers = live
-            if live and fire_timers:
-                live.sort(key=lambda t: parse_iso(t["fireAt"]))
+            live.sort(key=lambda t: parse_iso(t["fireAt"]))
+            if live and fire_timers and (until is None or parse_iso(live[0]["fireAt"]) <= until):
                 t = live.pop(0)
                 self.now = max(self.now, parse_iso(t["fireAt"])) + timedelta(milliseconds=1)
                 self.records[t["instanceId"]]["inbox"].append(

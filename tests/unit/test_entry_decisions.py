@@ -1,11 +1,12 @@
-"""Pure decisions of the glue: event parsing, sealer windows, polling backoff, API payloads."""
+"""Pure decisions at the ways in: event parsing, sealer windows, polling backoff, API payloads."""
 from datetime import UTC, datetime
 
 import pytest
 
-from shared.api_models import BadRequest, parse_limit, parse_run_request
+from shared.api_models import parse_limit, parse_run_request
+from shared.errors import BadRequest, PayloadTooLarge
 from shared.landing.events import IgnoredEvent, parse_blob_created
-from shared.orchestration.batch_sealer import sealer_instance_id, window_end
+from shared.orchestration.contract import sealer_instance_id, sealer_window_end
 from shared.orchestration.polling import next_poll_interval, stages, status_signature
 
 SUBJ = "/blobServices/default/containers/landing/blobs/labelled/2026/11/24/a%20b.csv"
@@ -39,7 +40,7 @@ def test_events_in_one_window_share_a_sealer_and_the_next_window_gets_another():
     a, b, c = (sealer_instance_id("labelled", t, 60) for t in (t0, t1, t2))
     assert a == b != c
     assert sealer_instance_id("unlabelled", t0, 60) != a
-    assert window_end(a, 60) == t2
+    assert sealer_window_end(a, 60) == t2
 
 
 def test_poll_interval_backs_off_while_nothing_changes_and_resets_on_change():
@@ -67,8 +68,9 @@ def test_run_request_rejects_what_is_wrong_by_name():
         with pytest.raises(BadRequest) as e:
             parse_run_request(body)
         assert name in str(e.value)
-    with pytest.raises(OverflowError):
+    with pytest.raises(PayloadTooLarge) as e:
         parse_run_request(b" " * (1024 * 1024 + 1))
+    assert e.value.status == 413 and e.value.to_body()["error"] == "request body too large"
 
 
 def test_limit_parameter():

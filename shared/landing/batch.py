@@ -1,0 +1,81 @@
+"""The batch: the one typed payload that travels from detection to the orchestrator, the
+ADF parameters and the run record. Rerun and alert-action batches are built from an
+earlier batch here and nowhere else.
+
+Field by field, what a derived batch keeps:
+
+| field | rerun (same batch, ADF reruns from the failed activity) | action (new batch, same files) |
+|---|---|---|
+| batchId | same | `<base>-<action>-<alert id tail>` |
+| kind, mode | same | from the action (retrain: labelled, train-and-score; score: unlabelled, score) |
+| manifestPath, files | same | same |
+| reason | same (the record keeps why the batch ran; `rerunOf` says it is a rerun) | `alert <id>: <action>` |
+| trainOptions, timeoutSeconds, maxReruns | same (ADF reruns with the same parameters) | dropped: the settings' defaults |
+| rerunOf | the failed ADF run id | none |
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.landing.layout import MODE_BY_KIND
+
+Kind = Literal["labelled", "unlabelled"]
+Mode = Literal["train-and-score", "score"]
+ACTION_KIND = {"retrain": "labelled", "score": "unlabelled"}
+
+
+class ManifestFile(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    size: int
+    etag: str
+    lastModified: str | None = None  # noqa: N815 (the manifest's names)
+
+
+class RunOverrides(BaseModel):
+    """Per-run options a request may set; None means the setting's default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trainOptions: dict | None = None  # noqa: N815
+    timeoutSeconds: float | None = Field(None, gt=0, le=7 * 24 * 3600)  # noqa: N815
+    maxReruns: int | None = Field(None, ge=0, le=10)  # noqa: N815
+
+
+class Batch(RunOverrides):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    batchId: str = Field(min_length=1)  # noqa: N815
+    kind: Kind
+    mode: Mode
+    manifestPath: str  # noqa: N815 "<state container>/manifests/<id>.json", as ADF gets it
+    files: list[ManifestFile] = []
+    reason: str = ""
+    rerunOf: str | None = None  # noqa: N815 the failed ADF run a rerun recovers
+
+    def to_json(self) -> dict:
+        return self.model_dump(exclude_none=True)
+
+    def with_request(self, mode: str | None, overrides: RunOverrides | None) -> Batch:
+        """This batch as a request asked for it: its mode and per-run options."""
+        changes = {k: v for k, v in (overrides.model_dump() if overrides else {}).items()
+                   if v is not None}
+        if mode:
+            changes["mode"] = mode
+        return self.model_copy(update=changes) if changes else self
+
+    def rerun(self, failed_adf_run_id: str) -> Batch:
+        return self.model_copy(update={"rerunOf": failed_adf_run_id})
+
+    def for_action(self, action: str, alert_id: str) -> Batch:
+        kind = ACTION_KIND[action]
+        return Batch(batchId=f"{self.batchId}-{action}-{alert_id[-12:]}", kind=kind,
+                     mode=MODE_BY_KIND[kind], manifestPath=self.manifestPath, files=self.files,
+                     reason=f"alert {alert_id}: {action}")
+
+    def run_fields(self) -> dict:
+        """What the run record keeps of its batch."""
+        return {k: v for k, v in self.to_json().items() if k != "batchId"}
