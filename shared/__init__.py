@@ -1,5 +1,8 @@
-"""The app's logic. Never imports `functions`, `devstack` or `training`.
+"""The app's logic, one package per feature over a few base modules (the README's
+architecture section is the map; `tests/unit/test_layering.py` keeps imports pointing one
+way). Never imports `functions`, `devstack` or `training`.
 
-Modules here import Azure SDKs, pydantic, numpy... lazily or at their own top level, but
-`functions/` imports them only inside handlers so that importing `function_app` stays cheap.
+Logic receives a `shared.services.Services` from its entry point and never looks settings
+or clients up itself. `functions/` imports these modules only inside handlers, so importing
+`function_app` stays cheap.
 """

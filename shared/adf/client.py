@@ -46,6 +46,10 @@ __all__ = [
     "TERMINAL_STATUSES", "get_adf_client",
 ]
 
+# How far back a run of ours is looked for: longer than any run lasts (RUN_TIMEOUT_SECONDS
+# is at most a week, reruns restart it) yet one or two pages of `queryPipelineRuns`.
+RUN_LOOKBACK_HOURS = 72
+
 TRANSIENT_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 # Statuses where the service refused the request before doing anything: safe to repeat
 # even a non-idempotent POST.
@@ -219,7 +223,7 @@ class AdfClient:
 
     # --- runs ------------------------------------------------------------------------------
     def start_run(self, pipeline: str, batch_id: str, parameters: dict,
-                  lookback_hours: float = 72) -> dict:
+                  lookback_hours: float = RUN_LOOKBACK_HOURS) -> dict:
         """Start `pipeline` for `batch_id` unless a run for that batch already exists (any
         status but cancelled, within `lookback_hours`): {"runId", "created", "status"}."""
         params = dict(parameters or {})
@@ -241,7 +245,8 @@ class AdfClient:
 
         return self._call(f"start {pipeline} for batch {batch_id}", attempt)
 
-    def find_run(self, pipeline: str, batch_id: str, lookback_hours: float = 72) -> dict | None:
+    def find_run(self, pipeline: str, batch_id: str,
+                 lookback_hours: float = RUN_LOOKBACK_HOURS) -> dict | None:
         """The newest reusable run of `pipeline` whose batchId parameter is `batch_id`."""
         matches = [
             r for r in self.query_runs(lookback_hours, pipeline=pipeline)
@@ -295,7 +300,7 @@ class AdfClient:
     def run_status(self, run_id: str) -> dict:
         """{"runId", "pipeline", "status" (queued|running|succeeded|failed|cancelling|
         cancelled), "terminal", "stage", "activities", "error", "outputs", "runStart",
-        "runEnd", "durationSeconds", ...}; see `shared.adf_status.summarize_run`. For a rerun
+        "runEnd", "durationSeconds", ...}; see `shared.adf.status.summarize_run`. For a rerun
         from failure, outputs of activities that were not run again come from the earlier
         runs of its group."""
         run = self._get_run(run_id)
@@ -306,7 +311,7 @@ class AdfClient:
 
     def _group_outputs(self, run: dict) -> dict:
         start = _parse_time(run.get("runStart")) or self.now()
-        hours = max(1.0, (self.now() - start).total_seconds() / 3600 + 72)
+        hours = max(1.0, (self.now() - start).total_seconds() / 3600 + RUN_LOOKBACK_HOURS)
         group = self._call(f"runs of group {run['runGroupId']}", lambda: self.query_runs(
             hours, filters=[{"operand": "RunGroupId", "operator": "Equals",
                              "values": [run["runGroupId"]]}]))

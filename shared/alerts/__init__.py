@@ -1,8 +1,9 @@
-"""Alerts: the model, the pure dedup decision, state in blob storage, delivery to sinks.
+"""Alerts: the model, the pure dedup decision, state in blob storage, delivery to sinks,
+and the intake of Azure Monitor alerts (`intake`).
 
-Typical use (inside an activity):
-    notes = process_findings(findings, now, links={"run": url})
-    deliver(notes)
+Typical use (inside an activity, with the invocation's services):
+    notes = process_findings(services, findings, now, links={"run": url})
+    deliver(services, notes)
 """
 from shared.alerts.decide import decide, notification_for
 from shared.alerts.manager import list_alerts, process_findings

@@ -7,6 +7,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from shared.adf.client import RUN_LOOKBACK_HOURS
 from shared.landing.batch import Batch
 from shared.landing.detection import Detector
 from shared.markers import NEWEST_PREDICTIONS, raise_marker
@@ -14,12 +15,6 @@ from shared.runs.ml_layout import CODE_POINTER
 from shared.runs.records import RunRecords
 
 log = logging.getLogger(__name__)
-
-# How far back a run of ours is looked for: longer than any run lasts (RUN_TIMEOUT_SECONDS
-# is at most 7 days for one attempt; reruns restart the clock) and short enough for one
-# or two pages of `queryPipelineRuns`.
-ADF_LOOKBACK_HOURS = 72
-
 
 def resolve_code_version(services) -> str:
     """CODE_VERSION, or for `latest` the version `training.package` last uploaded."""
@@ -67,7 +62,7 @@ def begin_run(services, payload: dict) -> dict:
 
 def start_adf_run(services, payload: dict) -> dict:
     started = services.adf.start_run(payload["pipeline"], payload["batchId"],
-                                     payload["parameters"], lookback_hours=ADF_LOOKBACK_HOURS)
+                                     payload["parameters"])
     RunRecords(services.state).add_adf_run(payload["batchId"], started["runId"])
     log.info("batch %s: ADF run %s (%s)", payload["batchId"], started["runId"],
              "created" if started["created"] else "already existed")
@@ -79,7 +74,7 @@ def _existing_rerun(adf, pipeline: str, run_id: str) -> dict | None:
     ended. Found when this activity runs again after ADF had accepted the rerun."""
     failed = adf.run_status(run_id)
     after = str(failed.get("runEnd") or failed.get("runStart") or "")
-    for run in adf.query_runs(ADF_LOOKBACK_HOURS, pipeline=pipeline):
+    for run in adf.query_runs(RUN_LOOKBACK_HOURS, pipeline=pipeline):
         if (run.get("runGroupId") == failed.get("runGroupId") and run["runId"] != run_id
                 and str(run.get("runStart") or "") > after):
             return {"runId": run["runId"]}

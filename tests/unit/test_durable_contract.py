@@ -2,7 +2,7 @@
 right kind, instance ids derive from the work, and the retry policy comes from settings."""
 from datetime import UTC, datetime
 
-from function_app import app
+from tests.app_index import app_functions
 from shared.orchestration import contract
 from shared.settings import load_settings
 
@@ -12,7 +12,7 @@ BASE = {"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 def registered() -> dict[str, str]:
     """function name -> trigger type"""
     out = {}
-    for f in app.get_functions():
+    for f in app_functions():
         trigger = next(b.type for b in f.get_bindings() if b.type.endswith("Trigger"))
         out[f.get_function_name()] = trigger
     return out

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstack.host.durable.simulate import Simulator
-from function_app import app
+from tests.app_index import app_functions
 from shared.orchestration import contract as c
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
-ORCHESTRATORS = {f.get_function_name(): f.get_user_function() for f in app.get_functions()
+ORCHESTRATORS = {f.get_function_name(): f.get_user_function() for f in app_functions()
                  if any(b.type == "orchestrationTrigger" for b in f.get_bindings())}
 RETRY = {"attempts": 2, "firstSeconds": 1.0}
 BATCH = {"batchId": "labelled-abc", "kind": "labelled", "mode": "train-and-score",
