@@ -2,9 +2,9 @@
 right kind, instance ids derive from the work, and the retry policy comes from settings."""
 from datetime import UTC, datetime
 
-from tests.app_index import app_functions
 from shared.orchestration import contract
 from shared.settings import load_settings
+from tests.app_index import app_functions
 
 BASE = {"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 

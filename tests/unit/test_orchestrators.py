@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstack.host.durable.simulate import Simulator
-from tests.app_index import app_functions
 from shared.orchestration import contract as c
+from tests.app_index import app_functions
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 ORCHESTRATORS = {f.get_function_name(): f.get_user_function() for f in app_functions()
