@@ -18,12 +18,15 @@ async def receive_alert(req: func.HttpRequest, client: df.DurableOrchestrationCl
     from datetime import UTC, datetime
 
     from shared.alerts import deliver
-    from shared.alerts.intake import SECRET_HEADER, receive_alert
+    from shared.alerts.intake import MAX_BODY_BYTES, SECRET_HEADER, receive_alert
+    from shared.api_models import check_content_length
     from shared.orchestration.starters import start_action_run
     from shared.services import get_services
 
+    check_content_length(req.headers.get("Content-Length"), MAX_BODY_BYTES)
     services = get_services()
-    secret = req.headers.get(SECRET_HEADER) or req.params.get("secret")
+    # Header only: a secret in the query string ends up in URL logs.
+    secret = req.headers.get(SECRET_HEADER)
     # Blob and HTTP work off the event loop the other async functions share.
     result = await asyncio.to_thread(receive_alert, services, req.get_body(), secret,
                                      datetime.now(UTC))

@@ -16,10 +16,11 @@ AUTH = func.AuthLevel.FUNCTION
 @bp.durable_client_input(client_name="client")
 @maps_errors
 async def start_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient):
-    from shared.api_models import parse_run_request
+    from shared.api_models import MAX_RUN_REQUEST_BYTES, check_content_length, parse_run_request
     from shared.orchestration.starters import start_files, sweep_and_start
     from shared.services import get_services
 
+    check_content_length(req.headers.get("Content-Length"), MAX_RUN_REQUEST_BYTES)
     request = parse_run_request(req.get_body())
     services = get_services()
     if request is None:  # empty body: sweep now
@@ -38,12 +39,12 @@ async def start_runs(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @bp.route(route="runs", methods=["GET"], auth_level=AUTH)
 @maps_errors
 def list_runs(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.api_models import parse_limit
+    from shared.api_models import parse_kind, parse_limit
     from shared.runs.records import RunRecords
     from shared.services import get_services
 
     limit = parse_limit(req.params.get("limit"))
-    kind = req.params.get("kind")
+    kind = parse_kind(req.params.get("kind"))
     return json_response({"runs": RunRecords(get_services().state).recent(limit, kind=kind)})
 
 

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from shared.errors import BadRequest, PayloadTooLarge, describe_validation_error
 from shared.landing.batch import RunOverrides
+from shared.landing.layout import KINDS, check_landing_name, check_prefix
 
 MAX_RUN_REQUEST_BYTES = 1024 * 1024
 
@@ -24,8 +25,18 @@ class RunRequest(RunOverrides):
     @field_validator("prefix")
     @classmethod
     def _prefix_in_layout(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("labelled/", "unlabelled/")):
-            raise ValueError("must start with labelled/ or unlabelled/")
+        if v is not None:
+            check_prefix(v)
+        return v
+
+    @field_validator("files")
+    @classmethod
+    def _files_in_layout(cls, v: list[str] | None) -> list[str] | None:
+        for i, name in enumerate(v or []):
+            try:
+                check_landing_name(name)
+            except BadRequest as exc:
+                raise ValueError(f"[{i}] {exc.detail}") from None
         return v
 
     def model_post_init(self, _) -> None:
@@ -34,6 +45,13 @@ class RunRequest(RunOverrides):
 
     def overrides(self) -> RunOverrides:
         return RunOverrides(**self.model_dump(include=set(RunOverrides.model_fields)))
+
+
+def check_content_length(header: str | None, limit: int) -> None:
+    """Refuse a body by its declared size, before reading it (when the size is given)."""
+    if header is not None and header.strip().isascii() and header.strip().isdigit() \
+            and int(header) > limit:
+        raise PayloadTooLarge(f"Content-Length is {int(header)} bytes; the limit is {limit}")
 
 
 def parse_json_body(body: bytes, limit: int) -> object | None:
@@ -46,6 +64,8 @@ def parse_json_body(body: bytes, limit: int) -> object | None:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("body is nested too deeply") from None
 
 
 def parse_run_request(body: bytes) -> RunRequest | None:
@@ -58,14 +78,25 @@ def parse_run_request(body: bytes) -> RunRequest | None:
     try:
         return RunRequest.model_validate(data)
     except ValidationError as err:
-        raise BadRequest(describe_validation_error(err, limit=None)) from None
+        raise BadRequest(describe_validation_error(err)) from None
     except ValueError as err:
         raise BadRequest(str(err)) from None
+    except RecursionError:
+        raise BadRequest("body is nested too deeply") from None
 
 
 def parse_limit(raw: str | None, default: int = 20, maximum: int = 200) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise BadRequest(f"limit: expected a whole number from 1 to {maximum}, got {raw!r}")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
+        raise BadRequest(f"limit: expected a whole number from 1 to {maximum}")
     return int(raw)
+
+
+def parse_kind(raw: str | None) -> str | None:
+    """The `kind` query parameter: one of the landing kinds, or absent."""
+    if raw is None or raw == "":
+        return None
+    if raw not in KINDS:
+        raise BadRequest(f"kind: expected one of {', '.join(KINDS)}")
+    return raw

@@ -33,7 +33,7 @@ from shared.settings import parse_rule_actions
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
-SECRET_HEADER = "X-Alert-Secret"  # or the `secret` query parameter (action group URLs)
+SECRET_HEADER = "X-Alert-Secret"  # header only: a query-string secret ends up in URL logs
 KIND = "azure_monitor"
 
 

@@ -15,15 +15,31 @@ Field by field, what a derived batch keeps:
 """
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.errors import BadRequest
 from shared.landing.layout import MODE_BY_KIND
 
 Kind = Literal["labelled", "unlabelled"]
 Mode = Literal["train-and-score", "score"]
 ACTION_KIND = {"retrain": "labelled", "score": "unlabelled"}
+
+
+# What a batch id looks like: `<kind>-<20 hex>` from its files (`layout.batch_id`), and for
+# an alert action `<that>-<action>-<12 hex>` (`Batch.for_action`).
+BATCH_ID = re.compile(r"(labelled|unlabelled)-[0-9a-f]{20}(-(retrain|score)-[0-9a-f]{12})?",
+                      re.ASCII)
+
+
+def check_batch_id(value: str) -> str:
+    """A batch id from a route, checked before any storage call; BadRequest otherwise."""
+    if not isinstance(value, str) or not BATCH_ID.fullmatch(value):
+        raise BadRequest("id: expected a batch id like labelled-<20 hex digits>",
+                         "invalid run id")
+    return value
 
 
 class ManifestFile(BaseModel):

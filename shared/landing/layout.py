@@ -7,6 +7,13 @@ Raw data lands in LANDING_CONTAINER under date-partitioned prefixes, one per kin
 
 Anything else in the container is ignored (with a log line by the caller). Names whose last
 segment starts with `_` or `.` or that end in a temporary suffix are uploads in progress.
+
+A name is in the layout only if it fully matches it: ASCII digits forming a real date, no
+empty, `.` or `..` segment anywhere (the HTTP layer would normalise those away and reach
+another container), no backslash or control character, and short enough that its claim
+(`claims/<name>@<etag>`) stays under Azure's 1,024-character blob name limit.
+`check_landing_name` says which rule a name breaks; every way in (API files and prefixes,
+events, listings) goes through it.
 """
 from __future__ import annotations
 
@@ -15,11 +22,22 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from shared.errors import BadRequest
+
 KINDS = ("labelled", "unlabelled")
 MODE_BY_KIND = {"labelled": "train-and-score", "unlabelled": "score"}
 TEMP_SUFFIXES = (".tmp", ".partial", ".crdownload", ".part", ".filepart", ".uploading")
 
-_PATH = re.compile(r"^(?P<kind>labelled|unlabelled)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<rest>.+)$")
+_PATH = re.compile(r"(?P<kind>labelled|unlabelled)/(?P<y>[0-9]{4})/(?P<m>[0-9]{2})/(?P<d>[0-9]{2})/"
+                   r"(?P<rest>.+)", re.ASCII | re.DOTALL)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+BLOB_NAME_MAX = 1024
+# Room for "claims/" and "@<etag>" (an Azure etag is 18 characters; 64 leaves a margin).
+MAX_NAME_LENGTH = BLOB_NAME_MAX - len("claims/") - 64
+
+
+class NameOutsideLayout(BadRequest):
+    error = "name outside the landing layout"
 
 
 @dataclass(frozen=True)
@@ -36,16 +54,62 @@ class LandingFile:
                 "lastModified": self.last_modified.isoformat()}
 
 
-def kind_of(name: str) -> str | None:
-    """The kind of a landing blob name, or None when it is outside the layout."""
-    m = _PATH.match(name)
+def _unsafe(text: str, what: str) -> str | None:
+    """Why `text` (a name or prefix) is unsafe to use as a blob path, or None."""
+    if "\\" in text:
+        return f"{what} contains a backslash"
+    if _CONTROL.search(text):
+        return f"{what} contains a control character"
+    segments = text.split("/")
+    inner = segments[:-1] if what == "prefix" else segments  # a prefix may end with "/"
+    if any(seg in ("", ".", "..") for seg in inner):
+        return f"{what} has an empty, '.' or '..' segment"
+    return None
+
+
+def check_landing_name(name: str) -> str:
+    """The kind of a landing blob name; NameOutsideLayout naming the rule it breaks."""
+    if not isinstance(name, str) or not name:
+        raise NameOutsideLayout("name: must be a non-empty string")
+    if len(name) > MAX_NAME_LENGTH:
+        raise NameOutsideLayout(f"name: {len(name)} characters; at most {MAX_NAME_LENGTH}")
+    why = _unsafe(name, "name")
+    if why:
+        raise NameOutsideLayout(why)
+    m = _PATH.fullmatch(name)
     if not m:
-        return None
+        raise NameOutsideLayout("name: expected {labelled|unlabelled}/YYYY/MM/DD/<file>")
     try:
         date(int(m["y"]), int(m["m"]), int(m["d"]))
     except ValueError:
-        return None
+        raise NameOutsideLayout(f"name: {m['y']}/{m['m']}/{m['d']} is not a date") from None
     return m["kind"]
+
+
+def kind_of(name: str) -> str | None:
+    """The kind of a landing blob name, or None when it is outside the layout."""
+    try:
+        return check_landing_name(name)
+    except NameOutsideLayout:
+        return None
+
+
+_PREFIX = re.compile(r"(labelled|unlabelled)/([0-9]{4}/([0-9]{2}/([0-9]{2}/.*)?)?)?",
+                     re.ASCII | re.DOTALL)
+
+
+def check_prefix(prefix: str) -> str:
+    """A listing prefix inside the layout (`labelled/`, `labelled/2026/`, ... down to a
+    day's partition and below); NameOutsideLayout naming the rule it breaks."""
+    if not prefix or len(prefix) > MAX_NAME_LENGTH:
+        raise NameOutsideLayout(f"prefix: 1 to {MAX_NAME_LENGTH} characters")
+    why = _unsafe(prefix, "prefix")
+    if why:
+        raise NameOutsideLayout(why)
+    if not _PREFIX.fullmatch(prefix):
+        raise NameOutsideLayout("prefix: expected {labelled|unlabelled}/[YYYY/[MM/[DD/...]]] "
+                                "(whole segments, ending with /)")
+    return prefix
 
 
 def is_temporary(name: str) -> bool:

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 
 from shared.errors import Conflict, NotFound
-from shared.landing.batch import Batch, RunOverrides
+from shared.landing.batch import Batch, RunOverrides, check_batch_id
 from shared.orchestration import contract
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ async def run_record(services, batch_id: str) -> dict:
     """The run record of `batch_id`; NotFound when there is none."""
     from shared.runs.records import RunRecords
 
+    check_batch_id(batch_id)
     record = await asyncio.to_thread(RunRecords(services.state).get, batch_id)
     if record is None:
         raise NotFound(f"no run for batch {batch_id!r}", "unknown run")
