@@ -21,10 +21,13 @@ NEW_FILES = 50
 
 
 def _case(conn: str, older: int, repeats: int) -> tuple[float, float]:
+    from types import SimpleNamespace
+
     from azure.storage.blob import BlobServiceClient
 
     from shared.landing.detection import Detector
     from shared.settings import load_settings
+    from shared.storage import BlobState
 
     list_requests = 0
 
@@ -33,8 +36,8 @@ def _case(conn: str, older: int, repeats: int) -> tuple[float, float]:
         if "comp=list" in request.http_request.url:
             list_requests += 1
 
-    svc = BlobServiceClient.from_connection_string(conn, raw_request_hook=count)
-    landing = svc.create_container(f"landing-{uuid.uuid4().hex[:8]}")
+    blobs = BlobServiceClient.from_connection_string(conn, raw_request_hook=count)
+    landing = blobs.create_container(f"landing-{uuid.uuid4().hex[:8]}")
     now = datetime.now(UTC)
     names = [f"labelled/{now - timedelta(days=30 + i % 300):%Y/%m/%d}/old{i:05}.csv"
              for i in range(older)]
@@ -45,13 +48,15 @@ def _case(conn: str, older: int, repeats: int) -> tuple[float, float]:
     now = datetime.now(UTC)  # after the uploads, so every new file has settled
     times, calls = [], []
     for _ in range(repeats):
-        state = svc.create_container(f"state-{uuid.uuid4().hex[:8]}")  # fresh claims
+        state = blobs.create_container(f"state-{uuid.uuid4().hex[:8]}")  # fresh claims
         s = load_settings({"STORAGE_CONNECTION_STRING": conn, "LANDING_QUIET_SECONDS": "0",
                            "LANDING_CONTAINER": landing.container_name,
                            "STATE_CONTAINER": state.container_name})
         list_requests = 0
         t0 = time.perf_counter()
-        det = Detector(s, landing=landing, state=state).sweep(now=now + timedelta(seconds=1))
+        # The detector's services, with containers whose list requests are counted.
+        services = SimpleNamespace(settings=s, landing=landing, state=BlobState(state))
+        det = Detector(services).sweep(now=now + timedelta(seconds=1))
         times.append(time.perf_counter() - t0)
         calls.append(list_requests)
         assert sum(len(b.files) for b in det.batches) == NEW_FILES

@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 from bench.common import Row
-from bench.glue_stack import peak_rss_mb, start, upload
+from bench.glue_stack import peak_rss_mb, services, start, upload
 
 
 def _event(landing: str, name: str) -> list[dict]:
@@ -52,9 +52,9 @@ def run(short: bool = False) -> list[Row]:
                                   "DEVSTACK_EVENTGRID_WATCH": ""})  # we deliver the events
         try:
             from shared.runs.records import RunRecords
-            from shared.settings import get_settings
 
-            landing = get_settings().landing_container
+            svc = services(stack)
+            landing = svc.settings.landing_container
             day = f"{datetime.now(UTC):%Y/%m/%d}"
             names = [f"unlabelled/{day}/burst-{i:04}.csv" for i in range(files)]
             with ThreadPoolExecutor(16) as pool:
@@ -68,13 +68,11 @@ def run(short: bool = False) -> list[Row]:
             elapsed = _send_all(url, events, headers)
             deadline = time.monotonic() + (120 if short else 600)
             while time.monotonic() < deadline:
-                runs = [r for r in RunRecords().recent(200) if r.get("adfRunIds")]
+                runs = [r for r in RunRecords(svc.state).recent(200) if r.get("adfRunIds")]
                 if sum(len(r["files"]) for r in runs) >= files:
                     break
                 time.sleep(0.5)
-            from shared.adf.client import get_adf_client
-
-            adf_runs = get_adf_client().query_runs(2, pipeline="bench_noop")
+            adf_runs = svc.adf.query_runs(2, pipeline="bench_noop")
             claimed = sorted(f["name"] for r in runs for f in r["files"])
             peak = peak_rss_mb(host.proc.pid)
         finally:

@@ -13,20 +13,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import Row
-from bench.glue_stack import start, upload
+from bench.glue_stack import services, start, upload
 
 WINDOW, WATCH_POLL = 1.0, 0.5
 
 
 def _created_at(stack, name: str, timeout: float = 60.0) -> datetime:
-    from shared.adf.client import get_adf_client
     from shared.runs.records import RunRecords
 
+    svc = services(stack)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for r in RunRecords().recent(5):
+        for r in RunRecords(svc.state).recent(5):
             if name in {f["name"] for f in r.get("files", [])} and r.get("adfRunIds"):
-                run = get_adf_client().run_status(r["adfRunIds"][0])
+                run = svc.adf.run_status(r["adfRunIds"][0])
                 return datetime.fromisoformat(run["runStart"].replace("Z", "+00:00"))
         time.sleep(0.05)
     raise TimeoutError(f"no ADF run for {name} within {timeout}s")

@@ -23,23 +23,26 @@ def start(root: Path, overrides: dict[str, str]) -> LocalStack:
         "FRESHNESS_INTERVAL_SECONDS": "3600", **overrides})
     stack.start()
     try:
-        from shared.adf.client import get_adf_client
-
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "pipeline").mkdir()
             (Path(tmp) / "pipeline" / "bench_noop.json").write_text(json.dumps(NOOP))
-            get_adf_client().deploy(Path(tmp))
+            services(stack).adf.deploy(Path(tmp))
     except Exception:
         stack.stop()
         raise
     return stack
 
 
-def upload(stack: LocalStack, name: str, data: bytes = b"id,p0\n1,2\n") -> None:
-    from shared.settings import get_settings
-    from shared.storage import container
+def services(stack: LocalStack):
+    """The app's services for this stack's settings (what the app under the host uses)."""
+    from shared.services import services_for
+    from shared.settings import load_settings
 
-    container(get_settings().landing_container).upload_blob(name, data, overwrite=True)
+    return services_for(load_settings(stack.settings()))
+
+
+def upload(stack: LocalStack, name: str, data: bytes = b"id,p0\n1,2\n") -> None:
+    services(stack).landing.upload_blob(name, data, overwrite=True)
 
 
 def peak_rss_mb(pid: int) -> float:

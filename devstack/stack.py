@@ -65,17 +65,7 @@ class LocalStack:
 
     def apply_to_environment(self) -> None:
         """Point this process's app code (shared.*) at the stack, e.g. for a test's asserts."""
-        from shared.settings import reset_settings
-        from shared.storage import reset_clients
-
-        os.environ.update(self.settings())
-        reset_settings()
-        reset_clients()
-        try:
-            from shared.adf.client import reset_adf_client
-            reset_adf_client()
-        except ImportError:
-            pass
+        os.environ.update(self.settings())  # settings and clients follow the environment
 
     # --- lifecycle ------------------------------------------------------------------
     def start_azurite(self) -> None:
@@ -90,14 +80,14 @@ class LocalStack:
 
     def deploy(self) -> dict:
         """Deploy adf/ to the emulator and upload the training code (as a release would)."""
-        from shared.adf.client import get_adf_client
-        from shared.settings import get_settings
+        from shared.services import get_services
         from shared.storage import blob_service
         from training.package import upload_package
 
         self.apply_to_environment()
-        deployed = get_adf_client().deploy(ROOT / "adf")
-        version = upload_package(blob_service(), get_settings().ml_container)
+        services = get_services()
+        deployed = services.adf.deploy(ROOT / "adf")
+        version = upload_package(blob_service(services.settings), services.settings.ml_container)
         return {"deployed": deployed, "codeVersion": version}
 
     def start_host(self) -> None:

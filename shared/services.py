@@ -6,10 +6,15 @@ they want. Clients are built on first use, so an entry point pays only for what 
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 
-from shared.settings import Settings, get_settings
+from shared.settings import Settings, SettingsError, get_settings
+
+HOST_JSON = Path(__file__).resolve().parents[1] / "host.json"
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,8 +49,33 @@ class Services:
         return get_adf_client(self.settings)
 
 
+def function_timeout_seconds(host_json: Path = HOST_JSON) -> float | None:
+    """host.json's `functionTimeout` in seconds (None when absent or unlimited, "-1")."""
+    try:
+        value = json.loads(host_json.read_text()).get("functionTimeout")
+    except FileNotFoundError:
+        return None
+    m = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})", str(value or ""))
+    if not m:
+        return None
+    days, h, mins, secs = (int(x or 0) for x in m.groups())
+    return float(((days * 24 + h) * 60 + mins) * 60 + secs)
+
+
+def check_claim_timeout(settings: Settings, host_json: Path = HOST_JSON) -> None:
+    """A claim is taken over only from a detector that is gone: that holds while no
+    function (a detector runs inside one) outlives CLAIM_TIMEOUT_SECONDS."""
+    limit = function_timeout_seconds(host_json)
+    if limit is None or settings.claim_timeout_seconds <= limit:
+        raise SettingsError(
+            f"CLAIM_TIMEOUT_SECONDS ({settings.claim_timeout_seconds:g}) must be longer than "
+            f"host.json functionTimeout ({'unlimited' if limit is None else f'{limit:g} s'}): "
+            "a slow detector's claims could be taken over while it still seals them")
+
+
 @lru_cache(maxsize=8)
 def services_for(settings: Settings) -> Services:
+    check_claim_timeout(settings)
     return Services(settings)
 
 

@@ -104,32 +104,36 @@ class BlobState:
             return None
 
     # --- conditional writes ---------------------------------------------------------------
-    def create(self, name: str, body: bytes | dict, metadata: dict | None = None) -> bool:
-        """Write only if the blob does not exist; True for the one caller that created it."""
+    def create(self, name: str, body: bytes | dict, metadata: dict | None = None) -> str | None:
+        """Write only if the blob does not exist: the new etag for the one caller that
+        created it, None for the others."""
         from azure.core.exceptions import ResourceExistsError
 
         data = body if isinstance(body, bytes) else _dumps(body)
         try:
-            self.container.get_blob_client(name).upload_blob(data, overwrite=False,
-                                                             metadata=metadata)
-            return True
+            return self.container.get_blob_client(name).upload_blob(
+                data, overwrite=False, metadata=metadata)["etag"]
         except ResourceExistsError:
-            return False
+            return None
 
     def replace(self, name: str, body: bytes | dict, etag: str,
-                metadata: dict | None = None) -> bool:
-        """Write only if the blob is still at `etag`; False when someone wrote first."""
+                metadata: dict | None = None) -> str | None:
+        """Write only if the blob is still at `etag`: the new etag, or None when someone
+        wrote first."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
         data = body if isinstance(body, bytes) else _dumps(body)
         try:
-            self.container.get_blob_client(name).upload_blob(
+            return self.container.get_blob_client(name).upload_blob(
                 data, overwrite=True, metadata=metadata, etag=etag,
-                match_condition=MatchConditions.IfNotModified)
-            return True
+                match_condition=MatchConditions.IfNotModified)["etag"]
         except (ResourceModifiedError, ResourceNotFoundError):
-            return False
+            return None
+
+    def set_metadata(self, name: str, metadata: dict) -> None:
+        """Replace a blob's metadata (its content is unchanged)."""
+        self.container.get_blob_client(name).set_blob_metadata(metadata)
 
     def put(self, name: str, body: bytes | dict, metadata: dict | None = None) -> None:
         """Unconditional write, for blobs with one writer or content fixed by their name."""

@@ -49,6 +49,8 @@ class ManifestFile(BaseModel):
     size: int
     etag: str
     lastModified: str | None = None  # noqa: N815 (the manifest's names)
+    # New content under a name processed before: the batch that saw the earlier content.
+    previousBatchId: str | None = None  # noqa: N815
 
 
 class RunOverrides(BaseModel):

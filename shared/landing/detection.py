@@ -1,18 +1,32 @@
 """Landing-zone detection: find new, settled files and claim each exactly once.
 
-Claims are marker blobs `claims/<landing blob name>` in STATE_CONTAINER, created with
-`If-None-Match: *`, so of several detectors racing (the hourly sweep, event sealers, the HTTP
-API) exactly one wins each file. The claim's state lives in blob metadata so one list call
-per partition tells which files are taken. A claim is made in two steps:
+A claim is a marker blob `claims/<landing blob name>@<etag>` in STATE_CONTAINER: one per
+content version of a file, so a file overwritten with new content is new data and gets
+claimed (and processed) again; its manifest entry names the batch that saw the earlier
+content (`previousBatchId`). Claims are created with `If-None-Match: *`, so of several
+detectors racing (the hourly sweep, event sealers, the HTTP API) exactly one wins each
+file. The claim's state lives in blob metadata, so one list call per partition tells which
+files are taken. Sealing a batch goes through these writes, in this order:
 
-1. `claiming` (owner token, time): the file is reserved;
-2. the batch id is computed from the files this detector won, the manifest is written, then
-   each claim becomes `claimed` with the batch id.
+1. each file's claim is created `claiming` (owner, time): the file is reserved;
+2. the batch id is computed from the files won, and each claim is bound to it: `sealing`
+   with the batch id, If-Match on the claim as this detector wrote it (a claim taken over
+   in between is dropped and the id recomputed), all before the manifest exists;
+3. the manifest, then the `pending/<batch>` marker (the sweep starts any batch still
+   pending after PENDING_RESTART_SECONDS, so no sealed batch is left without a run);
+4. each claim becomes `claimed`.
 
-A detector that dies between the two leaves `claiming` markers; after CLAIM_TIMEOUT_SECONDS
-another detector takes them over (If-Match on the stale marker's etag, so again one wins).
-Files are never lost and nothing in the landing zone is touched, let alone deleted.
-Cost: two list calls per partition scanned (landing + claims) plus writes for new files only.
+A detector that stops anywhere leaves claims older than CLAIM_TIMEOUT_SECONDS that are
+not `claimed`. Another detector takes such a claim over (If-Match, so one wins):
+- `claiming`, or `sealing` for a batch whose manifest does not exist: no manifest names
+  the file, so it is claimed afresh;
+- `sealing` for a batch whose manifest exists: that batch is resumed (pending marker,
+  claims finalised), never sealed again.
+A detector cannot be slower than its function's timeout, and `shared.services` refuses a
+CLAIM_TIMEOUT_SECONDS not longer than host.json's `functionTimeout`, so a claim is only
+taken over from a detector that is gone. Files are never lost and nothing in the landing
+zone is touched, let alone deleted. Cost: two list calls per partition scanned (landing +
+claims) plus writes for new files only.
 """
 from __future__ import annotations
 
@@ -41,13 +55,22 @@ log = logging.getLogger(__name__)
 
 CLAIMS = "claims/"
 MANIFESTS = "manifests/"
-# A sealed batch whose run has not started yet; removed when its run starts. The sweep starts
-# any it finds (a detector that died after sealing), so no batch is left without a run.
+# A sealed batch whose run has not started yet; removed when its run starts.
 PENDING = "pending/"
 
 
 def manifest_blob(batch: str) -> str:
     return f"{MANIFESTS}{batch}.json"
+
+
+def claim_blob(name: str, etag: str) -> str:
+    return f"{CLAIMS}{name}@{etag}"
+
+
+def _claim_key(claim_name: str) -> tuple[str, str]:
+    """(landing name, etag) of a claim blob name."""
+    name, _, etag = claim_name[len(CLAIMS):].rpartition("@")
+    return name, etag
 
 
 @dataclass
@@ -57,6 +80,15 @@ class Detection:
     batches: list[Batch] = field(default_factory=list)
     unsettled: list[str] = field(default_factory=list)  # not yet quiet: try again later
     already_claimed: dict[str, str] = field(default_factory=dict)  # name -> batch id
+
+
+@dataclass
+class _Won:
+    """A file this detector holds, with the claim's etag as it last wrote it."""
+
+    file: LandingFile
+    etag: str
+    previous_batch: str | None = None
 
 
 def _now() -> datetime:
@@ -79,8 +111,9 @@ class Detector:
         self.owner = uuid.uuid4().hex
 
     # --- reading ----------------------------------------------------------------------
-    def _claims_under(self, prefix: str) -> dict[str, object]:
-        return {b.name[len(CLAIMS):]: b for b in
+    def _claims_under(self, prefix: str) -> dict[tuple[str, str], object]:
+        """(name, etag) -> claim blob, for every claim under a landing prefix."""
+        return {_claim_key(b.name): b for b in
                 self.state.list(CLAIMS + prefix, include=["metadata"])}
 
     def _landing_under(self, prefix: str) -> list[LandingFile]:
@@ -88,51 +121,130 @@ class Detector:
 
     def _is_abandoned(self, claim, now: datetime) -> bool:
         md = claim.metadata or {}
-        if md.get("state") != "claiming":
+        if md.get("state") == "claimed":
             return False
         age = (now - datetime.fromisoformat(md["claimedat"])).total_seconds()
         return age > self.s.claim_timeout_seconds
 
-    # --- claiming ---------------------------------------------------------------------
-    def _claim(self, f: LandingFile, stale_claim, now: datetime) -> bool:
-        """Reserve one file; True when this detector won it."""
-        md = {"state": "claiming", "owner": self.owner, "claimedat": now.isoformat(),
-              "etag": f.etag}
-        if stale_claim is None:
-            return self.state.claim_once(CLAIMS + f.name, b"", metadata=md)
-        won = self.state.replace(CLAIMS + f.name, b"", stale_claim.etag, metadata=md)
-        if won:
-            log.warning("took over abandoned claim on %s", f.name)
-        return won
+    @staticmethod
+    def _previous_batch(claims: dict, name: str) -> str | None:
+        """The batch that saw earlier content of `name`, if any (newest claim wins)."""
+        earlier = [c for (n, _), c in claims.items() if n == name]
+        earlier.sort(key=lambda c: (c.metadata or {}).get("claimedat", ""))
+        return next(((c.metadata or {}).get("batchid") for c in reversed(earlier)
+                     if (c.metadata or {}).get("batchid")), None)
 
-    def _seal(self, kind: str, files: list[LandingFile], now: datetime, reason: str,
-              mode: str | None = None) -> Batch:
-        """Write the manifest for files this detector has reserved, then finalise claims."""
-        bid = batch_id(kind, files)
+    # --- claiming ---------------------------------------------------------------------
+    def _metadata(self, state: str, f: LandingFile, now: datetime, **more) -> dict:
+        return {"state": state, "owner": self.owner, "claimedat": now.isoformat(),
+                "etag": f.etag, **more}
+
+    def _reserve(self, f: LandingFile, stale_claim, now: datetime) -> str | None:
+        """Step 1: reserve one file; the claim's new etag when this detector won it."""
+        name = claim_blob(f.name, f.etag)
+        md = self._metadata("claiming", f, now)
+        if stale_claim is None:
+            return self.state.create(name, b"", metadata=md)
+        etag = self.state.replace(name, b"", stale_claim.etag, metadata=md)
+        if etag:
+            log.warning("took over abandoned claim on %s", f.name)
+        return etag
+
+    def _resume(self, claim, now: datetime, det: Detection) -> bool:
+        """A stale `sealing` claim whose batch has a manifest: finish sealing that batch
+        (the pending marker, every claim finalised). False when the
+        batch has no manifest: nothing names the file, so it may be claimed afresh."""
+        bid = (claim.metadata or {}).get("batchid")
+        if not bid:
+            return False
+        manifest, _ = self.state.read_json(manifest_blob(bid))
+        if manifest is None:
+            return False
+        batch = Batch.model_validate(manifest)
+        # Pending again, in case it stopped before writing the marker; the sweep's rescue
+        # drops the marker of a batch whose run already exists.
+        self.state.create(PENDING + bid, b"", metadata={"sealedat": now.isoformat()})
+        for entry in batch.files:
+            self._finalise(claim_blob(entry.name, entry.etag), bid, now)
+        log.warning("resumed batch %s, left half-sealed by another detector", bid)
+        for entry in batch.files:
+            det.already_claimed[entry.name] = bid
+        return True
+
+    def _finalise(self, name: str, bid: str, now: datetime) -> None:
+        """Step 4: the claim is `claimed` for its batch (idempotent)."""
+        props = self.state.properties(name)
+        md = dict((props.metadata if props else None) or {})
+        if md.get("state") == "claimed":
+            return
+        md.update(state="claimed", batchid=bid, claimedat=now.isoformat())
+        self.state.set_metadata(name, md)
+
+    def _bind(self, kind: str, won: list[_Won], now: datetime) -> tuple[str, list[_Won]]:
+        """Step 2: bind each claim to the batch of the files still held, before its
+        manifest exists. A claim lost in between is dropped and the id recomputed."""
+        while True:
+            bid = batch_id(kind, [w.file for w in won])
+            kept = []
+            for w in won:
+                md = self._metadata("sealing", w.file, now, batchid=bid)
+                etag = self.state.replace(claim_blob(w.file.name, w.file.etag), b"",
+                                                 w.etag, metadata=md)
+                if etag:
+                    kept.append(_Won(w.file, etag, w.previous_batch))
+            if len(kept) == len(won):
+                return bid, kept
+            won = kept  # lost some: their batch is not ours to seal
+            if not won:
+                return "", []
+
+    def _seal(self, kind: str, won: list[_Won], now: datetime, reason: str,
+              mode: str | None) -> Batch | None:
+        bid, won = self._bind(kind, won, now)
+        if not won:
+            return None
+        files = [{**w.file.as_manifest_entry(),
+                  **({"previousBatchId": w.previous_batch} if w.previous_batch else {})}
+                 for w in won]
         batch = Batch(batchId=bid, kind=kind, mode=mode or MODE_BY_KIND[kind],
                       manifestPath=f"{self.s.state_container}/{manifest_blob(bid)}",
-                      files=[f.as_manifest_entry() for f in files], reason=reason)
+                      files=files, reason=reason)
         manifest = {**batch.to_json(), "container": self.s.landing_container,
                     "createdAt": now.isoformat()}
         self.state.put(manifest_blob(bid), json.dumps(manifest, indent=1).encode())
         self.state.put(PENDING + bid, b"", metadata={"sealedat": now.isoformat()})
-        for f in files:
-            self.state.container.get_blob_client(CLAIMS + f.name).set_blob_metadata(
-                {"state": "claimed", "owner": self.owner, "claimedat": now.isoformat(),
-                 "etag": f.etag, "batchid": bid})
-        raise_marker(self.state, newest_data(kind), max(f.last_modified for f in files))
-        log.info("sealed batch %s: %d %s files (%s)", bid, len(files), kind, reason)
+        for w in won:
+            self._finalise(claim_blob(w.file.name, w.file.etag), bid, now)
+        raise_marker(self.state, newest_data(kind), max(w.file.last_modified for w in won))
+        again = [w.file.name for w in won if w.previous_batch]
+        log.info("sealed batch %s: %d %s files (%s)%s", bid, len(won), kind, reason,
+                 f"; new content of {len(again)} processed before" if again else "")
         return batch
 
-    def _claim_and_seal(self, candidates: dict[str, tuple[LandingFile, object]],
+    def _claim_and_seal(self, candidates: dict[str, tuple[LandingFile, object, str | None]],
                         now: datetime, reason: str, det: Detection, mode: str | None = None):
-        won: dict[str, list[LandingFile]] = {k: [] for k in KINDS}
-        for name, (f, stale) in sorted(candidates.items()):
-            if self._claim(f, stale, now):
-                won[kind_of(name)].append(f)
+        won: dict[str, list[_Won]] = {k: [] for k in KINDS}
+        for name, (f, stale, previous) in sorted(candidates.items()):
+            etag = self._reserve(f, stale, now)
+            if etag:
+                won[kind_of(name)].append(_Won(f, etag, previous))
         for kind, files in won.items():
-            for part in chunk(files, self.s.max_batch_files):
-                det.batches.append(self._seal(kind, part, now, reason, mode))
+            for part in chunk(files, self.s.max_batch_files, key=lambda w: w.file.name):
+                batch = self._seal(kind, part, now, reason, mode)
+                if batch is not None:
+                    det.batches.append(batch)
+
+    def _consider(self, f: LandingFile, claim, claims: dict, now: datetime,
+                  det: Detection) -> tuple | None:
+        """What to do with one landing file: None (taken, or resumed), or a candidate."""
+        if claim is not None:
+            md = claim.metadata or {}
+            if not self._is_abandoned(claim, now):
+                det.already_claimed[f.name] = md.get("batchid", "")
+                return None
+            if md.get("state") == "sealing" and self._resume(claim, now, det):
+                return None
+        return (f, claim, self._previous_batch(claims, f.name))
 
     # --- the two ways in ----------------------------------------------------------------
     def sweep(self, now: datetime | None = None, prefixes: list[str] | None = None,
@@ -146,15 +258,14 @@ class Detector:
             for f in self._landing_under(prefix):
                 if kind_of(f.name) is None:
                     continue
-                claim = claims.get(f.name)
-                if claim is not None and not self._is_abandoned(claim, now):
-                    det.already_claimed[f.name] = (claim.metadata or {}).get("batchid", "")
-                    continue
-                if not ready(f, now, self.s.landing_quiet_seconds):
+                claim = claims.get((f.name, f.etag))
+                if claim is None and not ready(f, now, self.s.landing_quiet_seconds):
                     if f.size > 0 and not is_temporary(f.name):
                         det.unsettled.append(f.name)
                     continue
-                candidates[f.name] = (f, claim)
+                candidate = self._consider(f, claim, claims, now, det)
+                if candidate:
+                    candidates[f.name] = candidate
             self._claim_and_seal(candidates, now, reason, det, mode)
         return det
 
@@ -183,11 +294,12 @@ class Detector:
             if f.size == 0:
                 bad.append(name)
                 continue
-            claim = self.state.properties(CLAIMS + name)
-            if claim is not None and not self._is_abandoned(claim, now):
-                det.already_claimed[name] = (claim.metadata or {}).get("batchid", "")
-                continue
-            candidates[name] = (f, claim)
+            claims = {_claim_key(b.name): b for b in
+                      self.state.list(claim_blob(name, ""), include=["metadata"])
+                      if _claim_key(b.name)[0] == name}
+            candidate = self._consider(f, claims.get((name, f.etag)), claims, now, det)
+            if candidate:
+                candidates[name] = candidate
         if bad:
             raise UnknownFiles(bad)
         self._claim_and_seal(candidates, now, reason, det, mode)

@@ -143,7 +143,7 @@ def batch_id(kind: str, files: list[LandingFile] | list[dict]) -> str:
     return f"{kind}-{digest[:20]}"
 
 
-def chunk(files: list[LandingFile], size: int) -> list[list[LandingFile]]:
+def chunk(files: list, size: int, key=lambda f: f.name) -> list[list]:
     """Split files (sorted by name, so chunks are stable) into batches of at most `size`."""
-    ordered = sorted(files, key=lambda f: f.name)
+    ordered = sorted(files, key=key)
     return [ordered[i:i + size] for i in range(0, len(ordered), size)]

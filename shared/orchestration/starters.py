@@ -92,6 +92,9 @@ async def sweep_and_start(client, services, reason: str = "sweep",
     orphans = await asyncio.to_thread(detector.pending, services.settings.pending_restart_seconds)
     batches += [b for b in orphans if b.batchId not in claimed]
     runs = await start_batches(client, services, batches)
+    for run in runs:  # a rescued batch whose run exists: its marker is stale, drop it
+        if not run["started"] and run["batchId"] not in claimed:
+            await asyncio.to_thread(detector.mark_started, run["batchId"])
     log.info("%s: %d new batches, %d rescued, %d files not yet settled", reason,
              len(det.batches), len(batches) - len(det.batches), len(det.unsettled))
     return {"runs": runs, "unsettled": det.unsettled}

@@ -42,19 +42,21 @@ class Stack:
                             container=self.settings["LANDING_CONTAINER"],
                             connection_string=self.settings["STORAGE_CONNECTION_STRING"])
 
-    def adf_runs_for(self, batch_id: str) -> list[dict]:
-        from shared.adf.client import get_adf_client
+    def services(self):
+        """The app's services pointed at this stack (as the host's app sees them)."""
+        from shared.services import get_services
 
         self.stack.apply_to_environment()
-        return [r for r in get_adf_client().query_runs(24)
+        return get_services()
+
+    def adf_runs_for(self, batch_id: str) -> list[dict]:
+        return [r for r in self.services().adf.query_runs(24)
                 if (r.get("parameters") or {}).get("batchId") == batch_id]
 
     def ml_blobs(self, prefix: str) -> list[str]:
-        from shared.storage import container
-
-        self.stack.apply_to_environment()
-        return [b.name for b in container(self.settings["ML_CONTAINER"])
-                .list_blobs(name_starts_with=prefix)]
+        ml = self.services().ml
+        assert ml.container.container_name == self.settings["ML_CONTAINER"]
+        return [b.name for b in ml.list(prefix)]
 
 
 def start_stack(tmp_path_factory, name: str, overrides: dict[str, str]) -> Stack:

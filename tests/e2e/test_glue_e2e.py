@@ -84,9 +84,13 @@ def test_post_runs_twice_with_the_same_files_returns_the_same_instance(stack):
     (a,), (b,) = first["runs"], second["runs"]
     assert a["instanceId"] == b["instanceId"]
     assert a["started"] is True and b["started"] is False
-    assert a["statusQueryGetUri"]
+    assert a["runUri"] == b["runUri"] == f"/api/runs/{a['batchId']}"
+    assert "statusQueryGetUri" not in a  # it carried the Durable system key
     run = stack.api.wait_for_run(a["batchId"], timeout=180)
     assert run["status"] == "succeeded" and len(stack.adf_runs_for(a["batchId"])) == 1
+    followed = stack.api.request("GET", a["runUri"].removeprefix("/api/"))
+    assert followed.status_code == 200
+    assert (followed.json()["batchId"], followed.json()["status"]) == (a["batchId"], "succeeded")
 
 
 def test_failing_training_is_reported_and_rerun_starts_from_the_failed_activity(stack):
@@ -104,11 +108,10 @@ def test_failing_training_is_reported_and_rerun_starts_from_the_failed_activity(
     assert r.status_code == 202, r.text
     rerun = r.json()
     assert rerun["rerunOf"] == run["adfRunIds"][-1]
+    assert rerun["runUri"] == f"/api/runs/{batch_id}" and "statusQueryGetUri" not in rerun
     again = stack.api.wait_for_rerun(batch_id, 2)
     assert len(again["adfRunIds"]) == 2
-    from shared.adf.client import get_adf_client
-
-    new = get_adf_client().run_status(again["adfRunIds"][-1])
+    new = stack.services().adf.run_status(again["adfRunIds"][-1])
     ran_again = {a["name"] for a in new["activities"] if a["status"] != "skipped"
                  and a["start"] and a["start"] >= new["runStart"]}
     assert "Train" in ran_again and "Preprocess" not in ran_again
@@ -167,8 +170,12 @@ def test_bad_input_at_every_http_entry_is_named(stack):
         assert set(err) == {"error", "detail"} and word in err["detail"]
         assert "Traceback" not in r.text
     assert api.request("GET", "runs", params={"limit": "many"}).status_code == 400
-    assert api.request("GET", "runs/no-such-batch").status_code == 404
-    assert api.request("POST", "runs/no-such-batch/cancel").status_code == 404
+    unknown = "unlabelled-" + "0" * 20  # a well-formed batch id with no run
+    for method, path in (("GET", f"runs/{unknown}"), ("POST", f"runs/{unknown}/cancel"),
+                         ("POST", f"runs/{unknown}/rerun")):
+        r = api.request(method, path)
+        assert (r.status_code, r.json()["error"]) == (404, "unknown run"), (path, r.text)
+    assert api.request("GET", "runs/no-such-batch").status_code == 400  # not a batch id
     no_key = requests.post(f"{stack.stack.host.base_url}/api/runs", timeout=10)
     assert no_key.status_code == 401
 

@@ -7,31 +7,32 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.landing.detection import CLAIMS, Detector, UnknownFiles
+from shared.landing.detection import Detector, UnknownFiles, claim_blob, manifest_blob
 from shared.landing.layout import batch_id
-from shared.settings import get_settings
-from shared.storage import container
+from shared.services import get_services
 
 TODAY = datetime.now(UTC)
 DAY = f"{TODAY:%Y/%m/%d}"
 
 
 def upload(name: str, data: bytes = b"id,p0\n1,2\n") -> None:
-    container(get_settings().landing_container).upload_blob(name, data, overwrite=True)
+    get_services().landing.upload_blob(name, data, overwrite=True)
 
 
 def landing_names() -> set[str]:
-    return {b.name for b in container(get_settings().landing_container).list_blobs()}
+    return {b.name for b in get_services().landing.list_blobs()}
+
+
+def detector() -> Detector:
+    return Detector(get_services())  # services for the test's current settings
 
 
 def claimed(det) -> list[str]:
-    return [f["name"] for b in det.batches for f in b.files]
+    return [f.name for b in det.batches for f in b.files]
 
 
 def test_detection_claims_exactly_the_new_settled_nonempty_files(app_env, settings_env):
     settings_env.setenv("LANDING_QUIET_SECONDS", "60")
-    from shared.settings import reset_settings
-    reset_settings()
     good = [f"labelled/{DAY}/a.csv", f"labelled/{DAY}/b.csv", f"unlabelled/{DAY}/c.csv"]
     for name in good:
         upload(name)
@@ -44,22 +45,22 @@ def test_detection_claims_exactly_the_new_settled_nonempty_files(app_env, settin
     before = landing_names()
 
     # Just uploaded: nothing has settled yet.
-    early = Detector().sweep()
+    early = detector().sweep()
     assert early.batches == []
     assert sorted(early.unsettled) == sorted(good)
 
     later = datetime.now(UTC) + timedelta(minutes=2)
-    det = Detector().sweep(now=later)
+    det = detector().sweep(now=later)
     assert sorted(claimed(det)) == sorted(good)
     kinds = {b.kind: b for b in det.batches}
     assert set(kinds) == {"labelled", "unlabelled"}
     assert kinds["labelled"].mode == "train-and-score" and kinds["unlabelled"].mode == "score"
 
     # Seen before: a second pass claims nothing and reports who has them.
-    again = Detector().sweep(now=later)
+    again = detector().sweep(now=later)
     assert again.batches == []
     assert set(again.already_claimed) == set(good)
-    assert set(again.already_claimed.values()) == {b.batch_id for b in det.batches}
+    assert set(again.already_claimed.values()) == {b.batchId for b in det.batches}
     assert landing_names() == before  # nothing deleted or moved
 
 
@@ -67,28 +68,32 @@ def test_manifest_lists_the_files_with_size_and_etag_and_a_stable_id(app_env):
     names = [f"labelled/{DAY}/m{i}.csv" for i in range(3)]
     for i, name in enumerate(names):
         upload(name, b"x" * (10 + i))
-    det = Detector().sweep()
+    det = detector().sweep()
     (batch,) = det.batches
-    manifest = Detector().load_manifest(batch.batch_id)
-    lz = container(get_settings().landing_container)
+    svc = get_services()
+    manifest = Detector(svc).load_manifest(batch.batchId)
+    assert manifest == batch
+    stored, _ = svc.state.read_json(manifest_blob(batch.batchId))  # what ADF reads
+    lz = svc.landing
     expected = []
     for name in names:
         p = lz.get_blob_client(name).get_blob_properties()
         expected.append({"name": name, "size": p.size, "etag": p.etag.strip('"')})
-    got = [{k: f[k] for k in ("name", "size", "etag")} for f in manifest["files"]]
+    got = [{k: f[k] for k in ("name", "size", "etag")} for f in stored["files"]]
     assert got == expected
-    assert manifest["batchId"] == batch.batch_id == batch_id("labelled", manifest["files"])
-    assert manifest["kind"] == "labelled" and manifest["container"] == lz.container_name
-    assert batch.manifest_path == f"{get_settings().state_container}/manifests/{batch.batch_id}.json"
+    assert [f.model_dump(include={"name", "size", "etag"}) for f in manifest.files] == expected
+    assert stored["batchId"] == batch.batchId == batch_id("labelled", stored["files"])
+    assert stored["kind"] == manifest.kind == "labelled"
+    assert stored["container"] == lz.container_name
+    assert batch.manifestPath == f"{svc.settings.state_container}/manifests/{batch.batchId}.json"
+    assert stored["manifestPath"] == batch.manifestPath
 
 
 def test_max_batch_files_splits_a_large_landing(app_env, settings_env):
     settings_env.setenv("MAX_BATCH_FILES", "4")
-    from shared.settings import reset_settings
-    reset_settings()
     for i in range(10):
         upload(f"unlabelled/{DAY}/f{i:02}.csv")
-    det = Detector().sweep()
+    det = detector().sweep()
     assert sorted(len(b.files) for b in det.batches) == [2, 4, 4]
     assert len(set(claimed(det))) == 10
 
@@ -101,7 +106,7 @@ def test_concurrent_detectors_never_claim_twice_or_lose_a_file(app_env):
 
     def run():
         try:
-            results.append(Detector().sweep())
+            results.append(detector().sweep())
         except Exception as exc:  # surfaced below
             errors.append(exc)
 
@@ -109,7 +114,9 @@ def test_concurrent_detectors_never_claim_twice_or_lose_a_file(app_env):
     # Two more detectors in separate processes race the threads.
     code = (
         "import json; from shared.landing.detection import Detector;"
-        "d = Detector().sweep(); print(json.dumps([f['name'] for b in d.batches for f in b.files]))"
+        "from shared.services import get_services;"
+        "d = Detector(get_services()).sweep();"
+        "print(json.dumps([f.name for b in d.batches for f in b.files]))"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
              for _ in range(2)]
@@ -130,19 +137,20 @@ def test_concurrent_detectors_never_claim_twice_or_lose_a_file(app_env):
 def test_abandoned_claims_are_taken_over_after_the_timeout(app_env):
     name = f"labelled/{DAY}/orphan.csv"
     upload(name)
-    d1 = Detector()
+    d1 = detector()
     lz_file = next(iter(d1.landing.list_blobs(name_starts_with=name)))
     from shared.landing.detection import _listed
     now = datetime.now(UTC)
-    assert d1._claim(_listed(lz_file), None, now)  # reserved, then the detector "dies"
+    f = _listed(lz_file)
+    assert d1._reserve(f, None, now)  # reserved, then the detector "dies"
 
-    soon = Detector().sweep(now=now + timedelta(seconds=10))
+    soon = detector().sweep(now=now + timedelta(seconds=10))
     assert soon.batches == [] and name in soon.already_claimed
-    late = Detector().sweep(now=now + timedelta(seconds=get_settings().claim_timeout_seconds + 5))
+    timeout = get_services().settings.claim_timeout_seconds
+    late = detector().sweep(now=now + timedelta(seconds=timeout + 5))
     assert claimed(late) == [name]
-    md = container(get_settings().state_container).get_blob_client(CLAIMS + name) \
-        .get_blob_properties().metadata
-    assert md["state"] == "claimed" and md["batchid"] == late.batches[0].batch_id
+    md = get_services().state.properties(claim_blob(name, f.etag)).metadata
+    assert md["state"] == "claimed" and md["batchid"] == late.batches[0].batchId
 
 
 def test_claim_files_names_unknown_files_and_returns_existing_batches(app_env):
@@ -150,24 +158,24 @@ def test_claim_files_names_unknown_files_and_returns_existing_batches(app_env):
     upload(good)
     upload(f"unlabelled/{DAY}/empty.csv", b"")
     with pytest.raises(UnknownFiles) as e:
-        Detector().claim_files([good, f"unlabelled/{DAY}/missing.csv", f"unlabelled/{DAY}/empty.csv", "bad/x.csv"])
+        detector().claim_files([good, f"unlabelled/{DAY}/missing.csv", f"unlabelled/{DAY}/empty.csv", "bad/x.csv"])
     assert e.value.names == [f"unlabelled/{DAY}/missing.csv", f"unlabelled/{DAY}/empty.csv", "bad/x.csv"]
-    first = Detector().claim_files([good], mode="score")
+    first = detector().claim_files([good], mode="score")
     assert claimed(first) == [good]
-    second = Detector().claim_files([good])
-    assert second.batches == [] and second.already_claimed == {good: first.batches[0].batch_id}
+    second = detector().claim_files([good])
+    assert second.batches == [] and second.already_claimed == {good: first.batches[0].batchId}
 
 
 def test_sealed_batches_stay_pending_until_their_run_starts(app_env):
     upload(f"labelled/{DAY}/p.csv")
-    (batch,) = Detector().sweep().batches
+    (batch,) = detector().sweep().batches
     now = datetime.now(UTC)
-    assert Detector().pending(older_than_seconds=60, now=now) == []  # too fresh to rescue
-    (pending,) = Detector().pending(older_than_seconds=60, now=now + timedelta(minutes=5))
-    assert pending["batchId"] == batch.batch_id
-    Detector().mark_started(batch.batch_id)
-    Detector().mark_started(batch.batch_id)  # idempotent
-    assert Detector().pending(older_than_seconds=0, now=now + timedelta(minutes=5)) == []
+    assert detector().pending(older_than_seconds=60, now=now) == []  # too fresh to rescue
+    (pending,) = detector().pending(older_than_seconds=60, now=now + timedelta(minutes=5))
+    assert pending == batch
+    detector().mark_started(batch.batchId)
+    detector().mark_started(batch.batchId)  # idempotent
+    assert detector().pending(older_than_seconds=0, now=now + timedelta(minutes=5)) == []
 
 
 def test_a_request_for_files_another_detector_is_sealing_reports_them_not_an_error(app_env):
@@ -178,9 +186,9 @@ def test_a_request_for_files_another_detector_is_sealing_reports_them_not_an_err
 
     name = f"unlabelled/{DAY}/being-sealed.csv"
     upload(name)
-    other = Detector()
+    other = detector()
     listed = next(iter(other.landing.list_blobs(name_starts_with=name)))
-    assert other._claim(_listed(listed), None, datetime.now(UTC))  # reserved, not yet sealed
+    assert other._reserve(_listed(listed), None, datetime.now(UTC))  # reserved, not yet sealed
     # No batch to start, so no Durable client is needed for this answer.
-    result = asyncio.run(start_files(None, [name], None, "test"))
+    result = asyncio.run(start_files(None, get_services(), [name], None, "test"))
     assert result == {"runs": [], "beingClaimed": [name]}

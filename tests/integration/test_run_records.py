@@ -2,10 +2,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from shared.runs.records import RunRecords
+from shared.services import get_services
 
 
 def test_records_merge_updates_and_list_newest_first(app_env):
-    rr = RunRecords()
+    rr = RunRecords(get_services().state)
     base = datetime(2026, 11, 1, tzinfo=UTC)
     for i in range(5):
         rr.update(f"b{i}", {"kind": "labelled" if i % 2 else "unlabelled", "status": "running",
@@ -20,7 +21,7 @@ def test_records_merge_updates_and_list_newest_first(app_env):
 
 
 def test_concurrent_updates_lose_nothing(app_env):
-    rr = RunRecords()
+    rr = RunRecords(get_services().state)
     rr.update("c", {"status": "running"})
     threads = [threading.Thread(target=rr.update, args=("c", {f"k{i}": i})) for i in range(8)]
     for t in threads:

@@ -32,8 +32,6 @@ def emulator(azurite, tmp_path_factory):
 @pytest.fixture
 def adf_env(app_env, settings_env, emulator):
     """App settings for a factory of its own on the session emulator."""
-    from shared.adf.client import reset_adf_client
-
     env = {
         "ADF_ENDPOINT": emulator.endpoint,
         "ADF_CA_BUNDLE": str(emulator.ca_file),
@@ -43,19 +41,14 @@ def adf_env(app_env, settings_env, emulator):
     }
     for k, v in env.items():
         settings_env.setenv(k, v)
-    from shared.settings import reset_settings
-
-    reset_settings()
-    reset_adf_client()
-    yield {**app_env, **env}
-    reset_adf_client()
+    return {**app_env, **env}
 
 
 @pytest.fixture
 def adf(adf_env):
-    from shared.adf.client import get_adf_client
+    from shared.services import get_services
 
-    return get_adf_client()
+    return get_services().adf
 
 
 def custom(name: str, command: str, *, folder: str | None = None, depends=None,

@@ -29,15 +29,11 @@ def _wait_file(path, timeout=30.0) -> str:
 
 @pytest.fixture
 def process_emulator(azurite, tmp_path, settings_env, adf_env):
-    """An emulator subprocess with the app's settings pointed at it."""
-    from shared.adf.client import reset_adf_client
-    from shared.settings import reset_settings
-
+    """An emulator subprocess with the app's settings pointed at it (they follow the
+    environment: the `adf` fixture, requested after this one, builds its client for it)."""
     emu = EmulatorProcess(tmp_path / "emu", azurite.connection_string).start()
     settings_env.setenv("ADF_ENDPOINT", emu.endpoint)
     settings_env.setenv("ADF_CA_BUNDLE", str(emu.ca_file))
-    reset_settings()
-    reset_adf_client()
     yield emu
     emu.stop()
 

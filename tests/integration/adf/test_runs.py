@@ -43,20 +43,21 @@ def test_deploy_puts_linked_services_then_pipelines_and_the_factory_serves_them(
 
 def test_ping_raises_when_the_factory_is_unreachable(adf_env, settings_env):
     from devstack.ports import free_port
-    from shared.adf.client import AdfUnavailable, get_adf_client, reset_adf_client
-    from shared.settings import reset_settings
+    from shared.adf.client import AdfUnavailable, get_adf_client
+    from shared.settings import get_settings
 
     settings_env.setenv("ADF_ENDPOINT", f"https://127.0.0.1:{free_port()}")
-    reset_settings()
-    reset_adf_client()
     with pytest.raises(AdfUnavailable, match="unreachable"):
-        get_adf_client().ping()
+        get_adf_client(get_settings()).ping()
 
 
 def test_custom_activity_runs_a_real_command_and_its_output_comes_back(adf, deploy, app_env):
+    from shared.services import get_services
     from shared.storage import container
 
-    ml = container(app_env["ML_CONTAINER"])
+    svc = get_services()
+    ml = svc.ml.container
+    assert ml.container_name == app_env["ML_CONTAINER"]
     # a package in a sub-folder, as the training code is uploaded
     ml.upload_blob("code/v1/pkg/__init__.py", b"")
     ml.upload_blob("code/v1/pkg/hello.py", b"""
@@ -90,7 +91,7 @@ json.dump({"batch": props["batchId"], "runId": props["runId"],
         adf.rg, adf.factory, started["runId"], window())
     record = runs.value[0]
     assert record.output["exitcode"] == 0 and record.output["customOutput"] == out
-    jobs = container("adfjobs")
+    jobs = container("adfjobs", svc.settings)
     stdout = jobs.download_blob(f"{record.activity_run_id}/output/stdout.txt").readall()
     assert b"hello from" in stdout
     assert record.output["outputs"][0].endswith(f"{record.activity_run_id}/output/stdout.txt")
@@ -322,14 +323,17 @@ def test_status_is_json_serialisable(adf, deploy):
 def test_the_rerun_activity_run_twice_starts_one_recovery_run(adf, deploy):
     """Durable may run an activity again after ADF accepted it: no second recovery run."""
     from shared.runs.activities import rerun_adf_run
+    from shared.services import get_services
 
     deploy(p_rerun_once=pipeline([custom("Only", "exit 1")]))
     first = adf.start_run("p_rerun_once", "b-rerun-once", {})
     wait_for(adf, first["runId"])
     payload = {"batchId": "b-rerun-once", "pipeline": "p_rerun_once", "runId": first["runId"],
                "parameters": {"batchId": "b-rerun-once"}}
-    again = rerun_adf_run(payload)
-    assert rerun_adf_run(payload) == again
+    svc = get_services()
+    assert svc.adf is adf
+    again = rerun_adf_run(svc, payload)
+    assert rerun_adf_run(svc, payload) == again
     group = [r for r in adf.query_runs(1, pipeline="p_rerun_once")
              if r.get("runGroupId") == first["runId"]]
     assert sorted(r["runId"] for r in group) == sorted([first["runId"], again["runId"]])

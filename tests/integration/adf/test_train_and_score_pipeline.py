@@ -18,30 +18,33 @@ pytestmark = pytest.mark.slow
 
 def _manifest(app_env, batch_id: str, blob: str) -> str:
     """The batch manifest landing-zone detection writes; returns manifestPath."""
-    from shared.storage import container
+    from shared.services import get_services
 
-    landing = container(app_env["LANDING_CONTAINER"])
+    svc = get_services()
+    landing = svc.landing
+    assert landing.container_name == app_env["LANDING_CONTAINER"]
     props = landing.get_blob_client(blob).get_blob_properties()
     doc = {"batchId": batch_id, "kind": "labelled", "container": app_env["LANDING_CONTAINER"],
            "createdAt": dt.datetime.now(dt.UTC).isoformat(),
            "files": [{"name": blob, "size": props.size, "etag": props.etag,
                       "lastModified": props.last_modified.isoformat()}]}
-    state = container(app_env["STATE_CONTAINER"])
-    state.upload_blob(f"manifests/{batch_id}.json", json.dumps(doc), overwrite=True)
+    svc.state.put(f"manifests/{batch_id}.json", doc)
     return f"{app_env['STATE_CONTAINER']}/manifests/{batch_id}.json"
 
 
 def test_train_and_score_runs_end_to_end_and_leaves_model_metrics_predictions(adf, app_env):
-    from shared.storage import blob_service, container
+    from shared.services import get_services
+    from shared.storage import blob_service
     from training.generate import upload_batch
     from training.package import upload_package
 
     deployed = adf.deploy(ROOT / "adf")
     assert "train_and_score" in deployed["pipelines"]
+    svc = get_services()
     ml_name = app_env["ML_CONTAINER"]
-    version = upload_package(blob_service(), ml_name)
+    version = upload_package(blob_service(svc.settings), ml_name)
     blob = upload_batch("labelled", 600, "clean", seed=3, container=app_env["LANDING_CONTAINER"],
-                        service=blob_service())
+                        service=blob_service(svc.settings))
     batch_id = "e2e-batch-1"
     started = adf.start_run("train_and_score", batch_id, {
         "manifestPath": _manifest(app_env, batch_id, blob), "codeVersion": version,
@@ -58,7 +61,8 @@ def test_train_and_score_runs_end_to_end_and_leaves_model_metrics_predictions(ad
     assert train["accuracy"] > 0.5
     assert score["rows"] == pre["rowsOut"] and score["modelVersion"] == train["modelVersion"]
 
-    ml = container(ml_name)
+    ml = svc.ml.container
+    assert ml.container_name == ml_name
     names = {b.name for b in ml.list_blobs()}
     model = f"models/{train['modelVersion']}/"
     assert f"{model}metrics.json" in names
