@@ -21,7 +21,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="settings file in local.settings.json format")
     p.add_argument("--port", type=int, default=None,
                    help="HTTP port (default: Host.LocalHttpPort of the settings file, or 7071)")
-    p.add_argument("--app", default="function_app", help="module that defines `app`")
+    p.add_argument("--app", default="function_app", help="module with the one module-level FunctionApp/DFApp (any variable name)")
     p.add_argument("--state-dir", type=Path, default=Path(".devstack/host"),
                    help="where the host keeps its keys file")
     p.add_argument("--script-root", type=Path, default=Path.cwd(),
