@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import Row
+from bench.common import CORRECTNESS, Row
 
 NEW_FILES = 50
 
@@ -75,7 +75,12 @@ def run(short: bool = False) -> list[Row]:
                 f"{calls:.0f} list calls, {t * 1000:.0f} ms/run", t / base_t, "close to 1x")
             for n, (t, calls) in results.items()]
     big_t, big_calls = results[sizes[-1]]
-    rows[-1].ok = big_t / base_t < 2.0 and big_calls == results[sizes[0]][1]
+    base_calls = results[sizes[0]][1]
+    rows[-1].ok = big_t / base_t < 2.0
+    rows.append(Row("detection", f"list calls, {sizes[-1]:,} vs {sizes[0]} older files",
+                    f"{big_calls:.0f} vs {base_calls:.0f} list calls", None,
+                    "the same whatever the history", big_calls == base_calls,
+                    kind=CORRECTNESS))
     return rows
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import Row
+from bench.common import CORRECTNESS, Row
 from bench.glue_stack import peak_rss_mb, services, start, upload
 
 
@@ -85,7 +85,7 @@ def run(short: bool = False) -> list[Row]:
             "informative (share of the host's bare request rate)"),
         Row("event burst", "ADF runs started vs batches",
             f"{len(adf_runs)} runs, {len(runs)} batches, {len(claimed)} files claimed",
-            None, "runs == batches, every file once", exact),
+            None, "runs == batches, every file once", exact, kind=CORRECTNESS),
         Row("event burst", "host stand-in peak memory", f"{peak:.0f} MB (VmHWM)", None,
             "informative"),
     ]

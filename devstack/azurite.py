@@ -26,6 +26,9 @@ def connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
     )
 
 
+SIGNALS_PRELOAD = Path(__file__).resolve().parent / "azurite_signals.js"
+
+
 def azurite_binary() -> str:
     local = ROOT / "node_modules" / ".bin" / "azurite"
     if local.exists():
@@ -50,19 +53,32 @@ class Azurite:
     def connection_string(self) -> str:
         return connection_string(self.blob_port, self.queue_port, self.table_port)
 
-    def start(self, timeout: float = 60.0) -> Azurite:
-        self.location.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            azurite_binary(), "--silent", "--disableTelemetry", "--skipApiVersionCheck",
+    def command(self) -> list[str]:
+        """Azurite's command line. When Azurite is a node script (the npm package), node
+        runs it with `azurite_signals.js` preloaded, so that a stop that comes before
+        Azurite has installed its signal handlers (they go in after its ports listen) is
+        still a graceful stop, not death by SIGTERM."""
+        binary = azurite_binary()
+        script = Path(binary).resolve()
+        node = shutil.which("node")
+        launch = ([node, "--require", str(SIGNALS_PRELOAD), str(script)]
+                  if node and script.suffix == ".js" else [binary])
+        return [
+            *launch, "--silent", "--disableTelemetry", "--skipApiVersionCheck",
             "--loose", "--location", str(self.location),
             "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
             "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
             "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port),
         ]
+
+    def start(self, timeout: float = 60.0) -> Azurite:
+        self.location.mkdir(parents=True, exist_ok=True)
+        cmd = self.command()
         log = open(self.location / "azurite.log", "ab")
         self.proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        log.close()
         for port in (self.blob_port, self.queue_port, self.table_port):
             wait_for_port(port, timeout)
         return self

@@ -28,12 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.storage_connection_string:
         parser.error("--storage-connection-string (or STORAGE_CONNECTION_STRING) is required")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(message)s")
-    emulator = Emulator(args.state_dir, args.storage_connection_string, args.port).start()
-    print(f"ADF_ENDPOINT={emulator.endpoint}", flush=True)
-    print(f"ADF_CA_BUNDLE={emulator.ca_file.resolve()}", flush=True)
+    # The handlers go in before anything can tell a parent that we are ready (the port
+    # accepting connections, the endpoint printed): a parent that stops us as soon as it
+    # sees either must get a graceful stop, not Python's default SIGTERM death (-15).
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    emulator = Emulator(args.state_dir, args.storage_connection_string, args.port).start()
+    print(f"ADF_ENDPOINT={emulator.endpoint}", flush=True)
+    print(f"ADF_CA_BUNDLE={emulator.ca_file.resolve()}", flush=True)
     stop.wait()
     emulator.stop()
     return 0

@@ -72,10 +72,12 @@ class Emulator(_Location):
         self.engine = Engine(store, host)
         self.api = Api(store, self.engine)
         self.server = make_server(self.api, self.port, str(cert), str(key))
+        # Recover before serving: a request that arrives meanwhile waits in the listen
+        # backlog instead of seeing (or changing) runs a previous process left half done.
+        self.engine.recover()
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
                                         name="adf-emulator-http")
         self._thread.start()
-        self.engine.recover()
         log.info("Data Factory emulator listening on %s (CA %s)", self.endpoint, self.ca_file)
         return self
 

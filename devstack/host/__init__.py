@@ -1,7 +1,8 @@
 """The local Azure Functions host stand-in with a Durable Functions engine.
 
-`python -m devstack.host --settings local.settings.json` serves `function_app.app` the way
-the real host does; `HostProcess` runs it as a subprocess for tests and the demo.
+`python -m devstack.host --settings local.settings.json` serves the function app of
+`function_app.py` (its one module-level FunctionApp/DFApp, whatever the variable's name) the
+way the real host does; `HostProcess` runs it as a subprocess for tests and the demo.
 """
 from __future__ import annotations
 

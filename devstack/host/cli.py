@@ -21,7 +21,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="settings file in local.settings.json format")
     p.add_argument("--port", type=int, default=None,
                    help="HTTP port (default: Host.LocalHttpPort of the settings file, or 7071)")
-    p.add_argument("--app", default="function_app", help="module that defines `app`")
+    p.add_argument("--app", default="function_app", help="module with the one module-level FunctionApp/DFApp (any variable name)")
     p.add_argument("--state-dir", type=Path, default=Path(".devstack/host"),
                    help="where the host keeps its keys file")
     p.add_argument("--script-root", type=Path, default=Path.cwd(),
@@ -42,6 +42,12 @@ def _local_http_port(path: Path) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Handlers first: a SIGTERM that arrives while the app is imported or the host starts
+    # (a parent giving up, a test stopping us as soon as we serve) is a graceful stop, not
+    # Python's default death by signal (-15) with the stores left half written.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("azure.core.pipeline.policies.http_logging_policy", "azure.storage"):
@@ -64,9 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, LookupError, ValueError, ImportError) as exc:
         print(f"devstack host: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    if stop.is_set():  # asked to stop before we started serving
+        return 0
     try:
         host.start()
     except Exception as exc:  # storage unreachable, most often

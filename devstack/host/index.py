@@ -46,11 +46,27 @@ class AppIndex:
 
 
 def load_app(module: str):
-    """Import `module` and return its FunctionApp (the `app` attribute)."""
+    """Import `module` and return its function app, found as the Python worker finds it:
+    the one module-level instance of `azure.functions.FunctionRegister` (a `FunctionApp`,
+    a `DFApp`, or a subclass), whatever its variable is called (`app`, `myApp`, ...).
+    None, or more than one variable holding one, is an error, as in the worker."""
+    from azure.functions import FunctionRegister
+
     mod = importlib.import_module(module)
-    app = getattr(mod, "app", None)
-    if app is None or not hasattr(app, "get_functions"):
-        raise LookupError(f"module {module!r} has no FunctionApp named `app`")
+    found = [(name, value) for name, value in vars(mod).items()
+             if isinstance(value, FunctionRegister)]
+    if not found:
+        raise LookupError(
+            f"module {module!r} defines no function app: the worker needs one module-level "
+            "FunctionApp or DFApp instance, e.g. `app = func.FunctionApp()` or "
+            "`app = df.DFApp()`")
+    if len(found) > 1:
+        which = " and ".join(f"`{name}` ({type(value).__name__})" for name, value in found)
+        raise LookupError(
+            f"module {module!r} defines more than one function app at module level: {which}; "
+            "the worker accepts exactly one (register the others' functions as blueprints)")
+    name, app = found[0]
+    log.debug("function app: %s.%s (%s)", module, name, type(app).__name__)
     return app
 
 

@@ -3,8 +3,11 @@ function_app, an alert receiver) for end-to-end tests."""
 from __future__ import annotations
 
 import os
+import time
+from datetime import datetime
 
 import pytest
+import requests
 
 from devstack.api_client import AppClient
 from devstack.stack import LocalStack
@@ -52,6 +55,31 @@ class Stack:
     def adf_runs_for(self, batch_id: str) -> list[dict]:
         return [r for r in self.services().adf.query_runs(24)
                 if (r.get("parameters") or {}).get("batchId") == batch_id]
+
+    def durable_instances(self, prefix: str = "", created_from: datetime | None = None
+                          ) -> list[dict]:
+        """Durable instances (status JSON) as the host's Durable API lists them."""
+        params = {"instanceIdPrefix": prefix} if prefix else {}
+        if created_from is not None:
+            params["createdTimeFrom"] = created_from.isoformat()
+        r = requests.get(f"{self.stack.host.base_url}/runtime/webhooks/durabletask/instances",
+                         params=params, timeout=30)
+        r.raise_for_status()
+        return r.json()
+
+    def wait_for_instances(self, condition, prefix: str = "",
+                           created_from: datetime | None = None,
+                           timeout: float = 120.0) -> list[dict]:
+        """Poll the Durable API until `condition(instances)` holds; return the instances."""
+        deadline = time.monotonic() + timeout
+        while True:
+            instances = self.durable_instances(prefix, created_from)
+            if condition(instances):
+                return instances
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Durable instances {prefix}* never reached the expected "
+                                     f"state within {timeout:.0f}s: {instances}")
+            time.sleep(0.3)
 
     def ml_blobs(self, prefix: str) -> list[str]:
         ml = self.services().ml

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -191,14 +192,28 @@ def test_foreign_and_unexpected_events_are_acknowledged_and_ignored(stack):
         {"id": "e2", "eventType": "Microsoft.Storage.BlobCreated",
          "subject": "/blobServices/default/containers/elsewhere/blobs/labelled/2026/11/24/x.csv"},
     ]
+    # A control, delivered last: a landing-layout file of the other kind (unlabelled) that
+    # is not there, so its sealer starts, finds nothing to seal and completes.
+    control = {"id": "e3", "eventType": "Microsoft.Storage.BlobCreated",
+               "subject": f"/blobServices/default/containers/{landing}/blobs/"
+                          "unlabelled/2026/11/24/not-there.csv"}
     before = {r["batchId"] for r in stack.api.runs(200)}
-    for e in events:
+    since = datetime.now(UTC)
+    for e in [*events, control]:
         body = [{**e, "topic": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/z",
                  "data": {"api": "PutBlob", "contentLength": 10, "url": "http://127.0.0.1/x"},
                  "dataVersion": "", "metadataVersion": "1", "eventTime": "2026-11-24T00:00:00Z"}]
         r = requests.post(url, json=body, headers=headers, timeout=10)
         assert r.status_code in (200, 202), r.text
-    time.sleep(4)  # longer than the sealer window: nothing may start
+    # Deliveries are answered after the function ran: every sealer these events started
+    # exists now. Wait until the control's sealer has completed (its window closed, it
+    # looked for files and started whatever it found), then check what happened.
+    sealers = stack.wait_for_instances(
+        lambda found: found and all(i["runtimeStatus"] in ("Completed", "Failed", "Terminated")
+                                    for i in found),
+        prefix="seal-", created_from=since)
+    assert [i["instanceId"].rsplit("-", 1)[0] for i in sealers] == ["seal-unlabelled"], sealers
+    assert sealers[0]["runtimeStatus"] == "Completed" and sealers[0]["output"]["batches"] == []
     assert {r["batchId"] for r in stack.api.runs(200)} == before
 
 

@@ -94,10 +94,12 @@ def test_a_graceful_stop_kills_activity_processes_and_the_next_start_resumes(
 
 
 def test_command_line_prints_the_endpoint_and_writes_the_ca(azurite, tmp_path):
+    import signal
     import subprocess
     import sys
 
     from devstack.ports import free_port
+    from tests.integration.signals import catches
 
     port = free_port()
     proc = subprocess.Popen(
@@ -108,6 +110,8 @@ def test_command_line_prints_the_endpoint_and_writes_the_ca(azurite, tmp_path):
             os.path.abspath(__file__))))))
     try:
         first = proc.stdout.readline().strip()
+        # what it prints means "ready": a SIGTERM from now on is a graceful stop (exit 0)
+        assert catches(proc.pid, signal.SIGTERM), "endpoint printed before the SIGTERM handler"
         assert first == f"ADF_ENDPOINT=https://127.0.0.1:{port}"
         assert proc.stdout.readline().strip() == f"ADF_CA_BUNDLE={tmp_path / 'cli' / 'ca.pem'}"
         assert "BEGIN CERTIFICATE" in (tmp_path / "cli" / "ca.pem").read_text()

@@ -107,7 +107,14 @@ def test_uploaded_blob_becomes_a_blobcreated_event(azurite, tmp_path, container)
         assert e["data"]["contentLength"] == 10
         assert e["data"]["eTag"] == props["etag"].strip('"')  # unquoted, as Event Grid sends it
         assert e["data"]["api"] == "PutBlob" and len(e["data"]["sequencer"]) == 32
-        time.sleep(1)  # a few more polls: delivered once, not on every poll
+        # Later polls list the blob again and must not deliver it again. Each marker blob is
+        # delivered by a poll after the previous one's delivery, and that poll listed the
+        # first blob too: three markers delivered mean at least three such polls happened.
+        for i in range(3):
+            marker = f"labelled/2026/11/24/marker-{i}.csv"
+            container.get_blob_client(marker).upload_blob(b"id\n")
+            wait_for(lambda m=marker: [x for x in outputs(tmp_path, "event")
+                                       if x["subject"].endswith("/" + m)])
         assert len([x for x in outputs(tmp_path, "event") if x["subject"] == subject]) == 1
     finally:
         host.stop()
