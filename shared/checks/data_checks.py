@@ -48,7 +48,7 @@ def _anomaly(kind: str, label: str, measure, run: dict, history: list[dict], s) 
     usual = [math.expm1(math.log1p(centre) - limit * se),
              math.expm1(math.log1p(centre) + limit * se)]
     ctx.update(t=t, pValue=p, tLimit=limit, centre=centre, usualRange=usual)
-    shown = "inf" if math.isinf(t) else f"{t:.2f}"
+    shown = f"{t:.2f}"  # "inf" / "-inf" for a constant history
     if p < alpha:
         direction = "above" if t > 0 else "below"
         return [finding(kind, subject, ALERT,

@@ -32,6 +32,8 @@ Fewer than CHECK_DRIFT_MIN_ROWS rows is reported as insufficient.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from shared.checks.findings import ALERT, INSUFFICIENT, OK, WARNING, band, finding, worst
 from shared.checks.records import comparable_history, dataset_subject, output
 from shared.checks.stats import (
@@ -115,16 +117,12 @@ def prediction_drift(run: dict, history: list[dict], reference: dict | None, s) 
     ctx.update(pValue=test.p, alpha=alpha, chi2=test.statistic, df=test.df, psi=p,
                jsDistance=j, psiAlert=s.check_psi_alert, jsAlert=s.check_js_alert,
                referenceRows=total if are_counts else None,
-               current={k: v / sum(cur) for k, v in zip(_keys(current, ref), cur, strict=True)},
-               reference={k: v / total for k, v in zip(_keys(current, ref), exp, strict=True)})
+               current={k: v / sum(cur) for k, v in current.items()},
+               reference={k: v / total for k, v in ref.items()})
     text = (f"predicted class mix: p {test.p:.2g} (drift below {alpha:g}), PSI {p:.3f}, "
             f"JS distance {j:.3f} over {rows} predictions")
     return [finding("prediction_drift", "predictions", status,
                     text + ("" if status == OK else f" ({status})"), ctx)]
-
-
-def _keys(current, reference) -> list[str]:
-    return sorted(set(current) | set(reference), key=lambda k: (len(str(k)), str(k)))
 
 
 def _feature_counts(stats: dict | None) -> dict[str, list[float]]:
@@ -147,8 +145,13 @@ def _feature_reference(run, history, reference, s) -> tuple[dict | None, str, in
             if prev is None:
                 summed[name] = list(map(float, counts))
             elif len(prev) == len(counts):
-                summed[name] = [a + float(b) for a, b in zip(prev, counts, strict=True)]
+                summed[name] = list(np.add(prev, counts, dtype=float))
     return summed, "trailing-window", len(past)
+
+
+def _insufficient(subject: str, why: str, ctx: dict) -> list[dict]:
+    return [finding("feature_drift", subject, INSUFFICIENT, why, ctx),
+            finding("dataset_drift", subject, INSUFFICIENT, why, ctx)]
 
 
 def feature_drift(run: dict, history: list[dict], reference: dict | None, s) -> list[dict]:
@@ -161,16 +164,13 @@ def feature_drift(run: dict, history: list[dict], reference: dict | None, s) -> 
     rows = int(pre.get("rowsOut") or max((sum(c) for c in current.values()), default=0))
     ref, source, n = _feature_reference(run, history, reference, s)
     ctx = {"batchId": run.get("batchId"), "rows": rows, "referenceSource": source}
-    why = None
     if ref is None:
         ctx["historyRuns"] = n
-        why = (f"no reference feature statistics and {n} batches in history, "
-               f"{s.check_min_history} needed")
-    elif rows < s.check_drift_min_rows:
-        why = f"{rows} rows, {s.check_drift_min_rows} needed to judge drift"
-    if why:
-        return [finding("feature_drift", subject, INSUFFICIENT, why, ctx),
-                finding("dataset_drift", subject, INSUFFICIENT, why, ctx)]
+        return _insufficient(subject, f"no reference feature statistics and {n} batches in "
+                                      f"history, {s.check_min_history} needed", ctx)
+    if rows < s.check_drift_min_rows:
+        return _insufficient(subject, f"{rows} rows, {s.check_drift_min_rows} needed to judge "
+                                      "drift", ctx)
 
     pvalues: dict[str, float] = {}
     effect: dict[str, float] = {}
@@ -184,10 +184,8 @@ def feature_drift(run: dict, history: list[dict], reference: dict | None, s) -> 
         pvalues[name] = test.p
         effect[name] = psi(test.current, test.reference)
     if not pvalues:
-        why = "no feature histograms comparable with the reference"
         ctx["featuresSkipped"] = skipped
-        return [finding("feature_drift", subject, INSUFFICIENT, why, ctx),
-                finding("dataset_drift", subject, INSUFFICIENT, why, ctx)]
+        return _insufficient(subject, "no feature histograms comparable with the reference", ctx)
     alpha = family_alpha(s)
     adjusted = holm(pvalues)
     drifted = sorted((f for f in adjusted if adjusted[f] <= alpha),

@@ -536,3 +536,114 @@ def test_rejected_rate_threshold():
     ok = by_kind(evaluate_run(run(rows_in=100, rejected=5), [], None, S), "rejected_rows")
     assert (bad["status"], bad["context"]["rate"]) == ("alert", 0.06)
     assert ok["status"] == "ok"  # 5% is at, not above, the limit
+
+
+def test_feature_drift_fires_at_exactly_alpha_after_holm():
+    from shared.checks.stats import chi2_two_sample
+
+    feats = {"p0": [200, 300], "p1": [250, 250]}
+    p = chi2_two_sample([200, 300], [250, 250]).p
+    adjusted = 2 * p  # Holm with two features: the smallest is doubled
+    at = settings(CHECK_DRIFT_FALSE_ALARM_RATE=repr(2 * adjusted))
+    below = settings(CHECK_DRIFT_FALSE_ALARM_RATE=repr(2 * adjusted * (1 - 1e-9)))
+    ref = feature_ref(2)
+    assert features_of(evaluate_run(run(features=feats), [], ref, at))[0]["context"][
+        "drifted"] == ["p0"]
+    assert features_of(evaluate_run(run(features=feats), [], ref, below))[0]["context"][
+        "drifted"] == []
+
+
+def test_drifted_features_are_listed_by_adjusted_p_then_by_size():
+    # p1 [200 300] p .0015 and p0 [201 299] p .0019: Holm ties them at .0030; p1 is larger
+    feats = {"p0": [201, 299], "p1": [200, 300]}
+    fd, _ = features_of(evaluate_run(run(features=feats), [], feature_ref(2), S))
+    assert fd["context"]["top"]["p0"]["pHolm"] == fd["context"]["top"]["p1"]["pHolm"]
+    assert fd["context"]["drifted"] == ["p1", "p0"]
+    assert list(fd["context"]["top"]) == ["p1", "p0"]
+
+
+def test_more_than_five_drifted_features_are_elided_in_the_summary():
+    six = {f"p{i}": [100 + i, 400 - i] for i in range(6)}
+    fd, _ = features_of(evaluate_run(run(features=six), [], feature_ref(6), S))
+    assert fd["summary"].endswith(": p0, p1, p2, p3, p4 ...")
+    five = {f"p{i}": [100 + i, 400 - i] for i in range(5)}
+    fd, _ = features_of(evaluate_run(run(features=five), [], feature_ref(5), S))
+    assert fd["summary"].endswith(": p0, p1, p2, p3, p4")
+
+
+def test_a_quiet_batch_reports_no_largest_psi_and_a_feature_of_one_count_is_compared():
+    fd, dd = features_of(evaluate_run(run(features={"p0": [250, 250]}), [], feature_ref(1), S))
+    assert fd["context"]["largestDriftedPsi"] == 0.0
+    assert fd["summary"] == "0 of 1 features drifted (Holm p <= 0.005)"
+    one = {"featureStats": {"features": {"p0": {"counts": [1, 0]}}}}
+    fd, _ = features_of(evaluate_run(run(features={"p0": [1, 0]}, rows_in=500), [], one, S))
+    assert fd["context"]["featuresEvaluated"] == 1 and fd["context"]["featuresSkipped"] == []
+
+
+def test_anomaly_fires_below_alpha_and_not_at_it():
+    from shared.checks.stats import log_t, t_two_sided_p
+
+    hist = history(5, size=[1000, 1100, 900, 1050, 950])
+    t, _, _ = log_t(3000, [1000, 1100, 900, 1050, 950])
+    p = t_two_sided_p(t, 4)
+    at = settings(CHECK_ANOMALY_FALSE_ALARM_RATE=repr(2 * p))
+    over = settings(CHECK_ANOMALY_FALSE_ALARM_RATE=repr(2 * p * (1 + 1e-9)))
+    assert by_kind(evaluate_run(run(size=3000), hist, None, at), "file_size_anomaly")[
+        "status"] == "ok"
+    assert by_kind(evaluate_run(run(size=3000), hist, None, over), "file_size_anomaly")[
+        "status"] == "alert"
+
+
+def test_history_window_bounds_every_history_check():
+    s = settings(CHECK_HISTORY_WINDOW=5)
+    # sizes: a sixth, older batch far off would widen the interval if it were counted
+    hist = history(5, size=[1000, 1100, 900, 1050, 950]) + [run(batch="old", size=10**7)]
+    f = by_kind(evaluate_run(run(size=3000), hist, None, s), "file_size_anomaly")
+    assert f["context"]["historyBatches"] == 5 and f["status"] == "alert"
+    # predictions and features: the trailing window sums only the last five
+    hist = history(5, classes={"0": 0.25, "1": 0.75}) + [
+        run(batch="old", classes={"0": 1.0}, features={"p0": [500, 0]})]
+    for h in hist[:5]:
+        h["outputs"]["Preprocess"]["featureStats"] = {"features": {"p0": {"counts": [250, 250]}}}
+    out = evaluate_run(run(classes={"0": 0.25, "1": 0.75}, features={"p0": [250, 250]}), hist,
+                       None, s)
+    assert by_kind(out, "prediction_drift")["context"]["referenceRows"] == pytest.approx(2500)
+    assert by_kind(out, "feature_drift")["context"]["top"]["p0"]["pHolm"] == 1.0
+
+
+def test_rows_and_rejects_with_missing_or_zero_counts():
+    r = run()
+    del r["outputs"]["Preprocess"]["rowsIn"]
+    assert by_kind(evaluate_run(r, history(5), None, S), "row_count_anomaly") is None
+    assert by_kind(evaluate_run(r, [], None, S), "rejected_rows") is None
+    r = run()
+    r["outputs"]["Preprocess"]["rowsRejected"] = None
+    assert by_kind(evaluate_run(r, [], None, S), "rejected_rows") is None
+    zero = by_kind(evaluate_run(run(rows_in=0, rejected=0), [], None, S), "rejected_rows")
+    assert (zero["status"], zero["context"]["rate"]) == ("ok", 0.0)
+    r = run(rows_in=0)
+    r["outputs"]["Preprocess"]["rowsRejected"] = 3
+    all_bad = by_kind(evaluate_run(r, [], None, S), "rejected_rows")
+    assert (all_bad["status"], all_bad["context"]["rate"]) == ("alert", 1.0)
+    one = by_kind(evaluate_run(run(rows_in=1, rejected=1), [], None, S), "rejected_rows")
+    assert one["context"]["rate"] == 1.0
+
+
+def test_rejected_rows_finding_in_full():
+    r = run(batch="b7", rows_in=100, rejected=6)
+    r["outputs"]["Preprocess"]["rejectReasons"] = {"non_numeric": 6}
+    assert by_kind(evaluate_run(r, [], None, S), "rejected_rows") == {
+        "kind": "rejected_rows", "subject": "dataset:labelled", "severity": "Sev2",
+        "firing": True, "status": "alert", "summary": "6 of 100 rows rejected (6.0%, limit 5.0%)",
+        "context": {"batchId": "b7", "rowsIn": 100, "rowsRejected": 6, "rate": 0.06,
+                    "maxRate": 0.05, "reasons": {"non_numeric": 6}}}
+
+
+def test_anomaly_summaries_name_the_direction_and_show_infinity():
+    out = evaluate_run(run(size=1001), history(5, size=1000), None, S)
+    f = by_kind(out, "file_size_anomaly")
+    assert f["summary"] == ("batch size in bytes 1001 is far above the last 5 batches (usual "
+                            "1000 to 1000; log-t inf, p 0 < 0.005)")
+    low = by_kind(evaluate_run(run(size=999), history(5, size=1000), None, S),
+                  "file_size_anomaly")
+    assert "far below" in low["summary"] and "log-t -inf" in low["summary"]

@@ -6,6 +6,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency
 
 from shared.checks.stats import (
+    aligned,
     chi2_goodness_of_fit,
     chi2_two_sample,
     holm,
@@ -164,3 +165,46 @@ def test_t_p_value_and_limit_by_hand():
 def test_p95_interpolates_linearly():
     # rank 0.95 * 4 = 3.8 -> 130 + 0.8 * (140 - 130)
     assert p95([100, 110, 120, 130, 140]) == pytest.approx(138.0)
+
+
+def test_holm_caps_each_adjusted_value_at_one():
+    assert holm({"a": 0.6, "b": 0.7}) == {"a": 1.0, "b": 1.0}
+
+
+def test_merge_groups_accumulates_mass_across_bins():
+    assert merge_groups([3, 3, 3, 3], 1.0) == [[0, 1], [2, 3]]
+
+
+def test_chi2_accepts_a_single_count_and_a_single_bin():
+    assert chi2_two_sample([1, 0], [1, 0]).df == 0
+    res = chi2_two_sample([5], [7])
+    assert (res.df, res.p, res.current, res.reference) == (0, 1.0, [5.0], [7.0])
+    res = chi2_goodness_of_fit([1, 0], [0.5, 0.5])
+    assert (res.statistic, res.df, res.p, res.current, res.reference) == (
+        0.0, 0, 1.0, [1.0], [1.0])
+    assert chi2_goodness_of_fit([40, 60], [1, 3]).current == [40.0, 60.0]
+
+
+def test_log_t_with_two_values_and_scale_of_an_infinite_score():
+    t, centre, se = log_t(math.expm1(3), [math.expm1(1), math.expm1(2)])
+    # mean 1.5, sd .7071, error .7071 * sqrt(1.5) = .8660
+    assert t == pytest.approx(1.5 / math.sqrt(0.75)) and se == pytest.approx(math.sqrt(0.75))
+    assert log_t(8, [7] * 5) == (math.inf, pytest.approx(7.0), 0.0)
+
+
+def test_aligned_fills_missing_categories_with_zero_in_numeric_order():
+    assert aligned({"a": 1}, {"b": 2}) == ([1.0, 0.0], [0.0, 2.0])
+    assert aligned({"10": 1, "9": 2}, {"2": 3}) == ([0.0, 2.0, 1.0], [3.0, 0.0, 0.0])
+
+
+def test_errors_name_what_is_wrong():
+    with pytest.raises(ValueError, match="non-empty"):
+        psi([], [])
+    with pytest.raises(ValueError, match="negative"):
+        psi([-1, 2], [1, 1])
+    with pytest.raises(ValueError, match="2 current vs 3 reference"):
+        chi2_goodness_of_fit([1, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match="reference must be"):
+        chi2_two_sample([1, 1], [0, 0])
+    with pytest.raises(ValueError, match="current must be"):
+        chi2_two_sample([0, 0], [1, 1])
