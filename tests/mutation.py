@@ -33,7 +33,8 @@ WORK = ROOT / ".mutation"
 
 # module file -> (the unit tests that judge it, the floor for --check)
 MODULES = {
-    "shared/landing/layout.py": (["tests/unit/test_landing.py"], 0.90),
+    "shared/landing/layout.py": (["tests/unit/test_landing.py",
+                                  "tests/unit/test_mutation_gaps_landing.py"], 0.90),
     "shared/alerts/decide.py": (["tests/unit/test_alert_decide.py",
                                  "tests/unit/test_mutation_gaps_decide.py"], 0.90),
     "shared/adf/status.py": (["tests/unit/test_adf_status.py",
