@@ -99,3 +99,8 @@ def test_notification_for_an_alert_never_notified_reads_as_fired():
     note = notification_for(fresh)
     assert (note["type"], note["monitorCondition"], note["id"]) == (
         "Fired", "Fired", f"{alert.id}-0")
+
+
+def test_alerts_from_the_checks_say_so_by_default():
+    alert, _ = decide(None, f(), T0, COOL)
+    assert alert.source == "checks"

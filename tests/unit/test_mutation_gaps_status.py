@@ -99,3 +99,10 @@ def test_outputs_only_from_succeeded_activities_with_a_custom_output_dict():
         act("C", "Succeeded", "t3", output=["not", "a", "dict"]),
         act("D", "succeeded", "t4", output={"customOutput": {"y": 2}})])
     assert s["outputs"] == {"D": {"y": 2}}
+
+
+def test_run_message_and_unknown_activity_status():
+    s = summarize_run(run("InProgress", "queued behind another run"),
+                      [act("A", "SomethingNew", "2026-01-01T00:00:01Z")])
+    assert s["message"] == "queued behind another run"
+    assert s["activities"][0]["status"] == "running"  # an unknown status is not terminal
