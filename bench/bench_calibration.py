@@ -246,6 +246,9 @@ def run(short: bool = False) -> list[Row]:
         rows.append(Row("calibration", f"size/rows, 20 batches, {kind}", value, ratio,
                         f"clean <= {GOAL_FA:.0%}", ok))
     print(f"calibration: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    if short:  # a few dozen batches check that it runs; they cannot judge a 1% rate
+        for r in rows:
+            r.ok = None
     return rows
 
 
