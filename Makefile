@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test test-fast lint demo up down bench bench-short clean
+.PHONY: setup test test-fast lint demo up down bench bench-short mutation clean
 
 setup: $(STAMP) node_modules/.bin/azurite
 
@@ -37,6 +37,11 @@ up: setup
 down:
 	$(PY) -m devstack down
 
+# Mutation testing (mutmut) of the pure decision modules, each against its floor; see
+# tests/mutation.py for how mutants are counted. A few minutes on 2 cores.
+mutation: setup
+	$(PY) -m tests.mutation --check
+
 bench: setup
 	$(PY) -m bench
 
@@ -44,4 +49,4 @@ bench-short: setup
 	$(PY) -m bench --short
 
 clean:
-	rm -rf .devstack .pytest_cache
+	rm -rf .devstack .pytest_cache .mutation

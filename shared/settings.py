@@ -105,16 +105,21 @@ class Settings(BaseSettings):
     check_run_slow_factor: float = _f(1.5, "CHECK_RUN_SLOW_FACTOR", ge=1)
     # metric_regression: accuracy below champion's or recent median by more than this.
     check_accuracy_tolerance: float = _f(0.02, "CHECK_ACCURACY_TOLERANCE", ge=0, le=1)
-    # Drift bands: population stability index and Jensen-Shannon distance (base 2, 0..1).
+    # Drift: each finding is a chi-square test; together prediction, feature and dataset drift
+    # fire on at most this share of batches drawn like the reference (the false-alarm rate).
+    check_drift_false_alarm_rate: float = _f(0.01, "CHECK_DRIFT_FALSE_ALARM_RATE", gt=0, lt=1)
+    # Effect-size bands (population stability index, Jensen-Shannon distance base 2, 0..1):
+    # how big a significant shift is; at or over the alert band it is an alert, else a warning.
     check_psi_warning: float = _f(0.1, "CHECK_PSI_WARNING", gt=0)
     check_psi_alert: float = _f(0.25, "CHECK_PSI_ALERT", gt=0)
     check_js_warning: float = _f(0.1, "CHECK_JS_WARNING", gt=0, le=1)
     check_js_alert: float = _f(0.2, "CHECK_JS_ALERT", gt=0, le=1)
-    # Drift on fewer rows than this is sampling noise: reported as insufficient.
+    # Drift on fewer rows than this is not judged (too little power to say anything).
     check_drift_min_rows: int = _f(100, "CHECK_DRIFT_MIN_ROWS", ge=1)
     check_dataset_drift_share: float = _f(0.5, "CHECK_DATASET_DRIFT_SHARE", gt=0, le=1)
-    # Robust (median/MAD) z-score above which file size / row count is anomalous.
-    check_robust_z_max: float = _f(3.5, "CHECK_ROBUST_Z_MAX", gt=0)
+    # File size and row count together fire on at most this share of usual batches.
+    check_anomaly_false_alarm_rate: float = _f(0.01, "CHECK_ANOMALY_FALSE_ALARM_RATE", gt=0,
+                                               lt=1)
     check_rejected_rate_max: float = _f(0.05, "CHECK_REJECTED_RATE_MAX", ge=0, le=1)
     # Freshness (the singleton monitor).
     freshness_data_max_age_hours: float = _f(26.0, "FRESHNESS_DATA_MAX_AGE_HOURS", gt=0)

@@ -4,6 +4,13 @@ mean and std per pixel, and class counts. Accumulated chunk by chunk (memory sta
 Shape (shared by preprocess's `featureStats` and a model's `reference.json`):
 `{"bins": [0, 1, ..., 17], "features": {"p0": {"counts": [17 ints], "mean", "std"}, ...}}`
 where bin i counts pixels with value i (edges are [i, i+1)).
+
+A model's `reference.json` (`reference()`): `featureStats` and the class mix of every curated
+row the model saw (its training split and its hold-out: a larger sample is a less noisy
+reference), `rows`, the label `classCounts` and `classDistribution`, and
+`predictedClassCounts`, the model's own predictions on those rows, which is what a scored
+batch's predicted class counts are compared with. The drift checks test raw counts, so
+`counts` stay integers.
 """
 from __future__ import annotations
 
@@ -58,3 +65,15 @@ def class_counts(y: np.ndarray) -> dict[str, int]:
 def class_distribution(counts: dict[str, int]) -> dict[str, float]:
     total = sum(counts.values())
     return {k: (round(v / total, 6) if total else 0.0) for k, v in counts.items()}
+
+
+def reference(X: np.ndarray, y: np.ndarray, predicted: np.ndarray | None) -> dict:
+    """The drift reference of the rows a model saw (see the module docstring)."""
+    stats = FeatureStats()
+    stats.update(X)
+    labels = class_counts(y)
+    out = {"featureStats": stats.to_dict(), "rows": int(len(y)), "classCounts": labels,
+           "classDistribution": class_distribution(labels)}
+    if predicted is not None:
+        out["predictedClassCounts"] = class_counts(predicted)
+    return out

@@ -1,9 +1,14 @@
 """Data anomalies: file size and row count against recent batches, and rejected rows.
 
-file_size_anomaly / row_count_anomaly: robust z-score (median and MAD, see stats) of this
-batch's total file bytes / input rows against the last CHECK_HISTORY_WINDOW batches of the
-same kind; |z| above CHECK_ROBUST_Z_MAX is an anomaly (too big and too small alike). Needs
-CHECK_MIN_HISTORY batches, else "insufficient-history".
+file_size_anomaly / row_count_anomaly: is this batch's total file bytes / input rows a
+plausible next value of the last CHECK_HISTORY_WINDOW batches of the same kind? Sizes are
+skewed and positive, so the test works on ln(1 + value): the log-t score (see stats) is
+Student-t with n-1 degrees of freedom when sizes are log-normal, which makes the two-sided
+p-value exact for any history length, including a noisy 20. A batch is anomalous when that
+p-value is below CHECK_ANOMALY_FALSE_ALARM_RATE / 2, so the two checks together fire on at
+most that share of usual batches (too big and too small alike). Needs CHECK_MIN_HISTORY
+batches, else "insufficient-history". History is per kind: a feed that mixes kinds is judged
+against its own kind's batches (`comparable_history`).
 
 rejected_rows: rowsRejected / rowsIn above CHECK_REJECTED_RATE_MAX.
 """
@@ -13,7 +18,9 @@ import math
 
 from shared.checks.findings import ALERT, INSUFFICIENT, OK, finding
 from shared.checks.records import comparable_history, dataset_subject, output, total_file_bytes
-from shared.checks.stats import robust_z
+from shared.checks.stats import log_t, t_limit, t_two_sided_p
+
+CHECKS_SHARING_THE_RATE = 2  # file size and row count split the false-alarm budget
 
 
 def _rows_in(run: dict) -> float | None:
@@ -28,21 +35,29 @@ def _anomaly(kind: str, label: str, measure, run: dict, history: list[dict], s) 
     subject = dataset_subject(run)
     past = [measure(h) for h in comparable_history(run, history, s.check_history_window)]
     past = [v for v in past if v is not None]
+    alpha = s.check_anomaly_false_alarm_rate / CHECKS_SHARING_THE_RATE
     ctx = {"batchId": run.get("batchId"), "value": x, "historyBatches": len(past),
-           "zMax": s.check_robust_z_max}
+           "alpha": alpha}
     if len(past) < s.check_min_history:
         return [finding(kind, subject, INSUFFICIENT,
                         f"{len(past)} batches in history, {s.check_min_history} needed", ctx)]
-    z, med, scale = robust_z(x, past)
-    ctx.update(z=z, median=med, scale=scale)
-    shown = "inf" if math.isinf(z) else f"{z:.2f}"
-    if abs(z) > s.check_robust_z_max:
-        direction = "above" if z > 0 else "below"
+    df = len(past) - 1
+    t, centre, se = log_t(x, past)
+    limit = t_limit(alpha, df)
+    p = t_two_sided_p(t, df)
+    usual = [math.expm1(math.log1p(centre) - limit * se),
+             math.expm1(math.log1p(centre) + limit * se)]
+    ctx.update(t=t, pValue=p, tLimit=limit, centre=centre, usualRange=usual)
+    shown = f"{t:.2f}"  # "inf" / "-inf" for a constant history
+    if p < alpha:
+        direction = "above" if t > 0 else "below"
         return [finding(kind, subject, ALERT,
-                        f"{label} {x:.0f} is far {direction} the median {med:.0f} of the last "
-                        f"{len(past)} batches (robust z {shown}, limit {s.check_robust_z_max:g})",
-                        ctx)]
-    return [finding(kind, subject, OK, f"{label} {x:.0f} is usual (robust z {shown})", ctx)]
+                        f"{label} {x:.0f} is far {direction} the last {len(past)} batches "
+                        f"(usual {usual[0]:.0f} to {usual[1]:.0f}; log-t {shown}, "
+                        f"p {p:.2g} < {alpha:g})", ctx)]
+    return [finding(kind, subject, OK,
+                    f"{label} {x:.0f} is usual (within {usual[0]:.0f} to {usual[1]:.0f}; "
+                    f"p {p:.2g})", ctx)]
 
 
 def file_size_anomaly(run: dict, history: list[dict], s) -> list[dict]:

@@ -1,0 +1,57 @@
+"""Poll backoff, change detection and stage timings: the decisions mutation testing showed
+unguarded (each assertion fails for a specific wrong rule)."""
+import json
+
+from shared.orchestration.polling import next_poll_interval, stages, status_signature
+
+
+def test_backoff_doubles_is_capped_and_never_drops_below_base():
+    assert next_poll_interval(False, 40, 30, 300) == 80  # doubles (not + or **)
+    assert next_poll_interval(False, 10, 30, 300) == 30  # twice 10 is under the base
+    assert next_poll_interval(False, 150, 30, 300) == 300  # exactly the maximum
+    assert next_poll_interval(False, 160, 30, 300) == 300
+    assert next_poll_interval(True, 160, 30, 300) == 30
+    assert next_poll_interval(True, 10, 45, 300) == 45
+
+
+def test_signature_changes_with_run_status_stage_and_each_activity():
+    base = {"status": "running", "stage": "Train",
+            "activities": [{"name": "Preprocess", "status": "Succeeded"},
+                           {"name": "Train", "status": "InProgress"}]}
+    sig = status_signature(base)
+    assert json.loads(sig) == ["running", "Train",
+                               [["Preprocess", "Succeeded"], ["Train", "InProgress"]]]
+    assert status_signature({**base, "status": "succeeded"}) != sig
+    assert status_signature({**base, "stage": "Score"}) != sig
+    renamed = {**base, "activities": [{"name": "Prep", "status": "Succeeded"},
+                                      base["activities"][1]]}
+    assert status_signature(renamed) != sig
+    # what does not count as progress: other fields of the run or of an activity
+    noisy = {**base, "runEnd": "x", "activities": [{**a, "durationSeconds": 5}
+                                                   for a in base["activities"]]}
+    assert status_signature(noisy) == sig
+    assert json.loads(status_signature({})) == [None, None, []]
+
+
+def test_stages_keep_every_timing_field_and_put_unstarted_activities_last():
+    acts = [{"name": "Score", "status": "Queued", "start": None},
+            {"name": "Train", "status": "InProgress", "start": "2026-11-24T10:05:00",
+             "end": None, "durationSeconds": None, "extra": 1},
+            {"name": "Preprocess", "status": "Succeeded", "start": "2026-11-24T10:00:00",
+             "end": "2026-11-24T10:04:00", "durationSeconds": 240.0},
+            {"name": "Validate", "status": "Skipped"}]
+    got = stages(acts)
+    assert [s["name"] for s in got] == ["Preprocess", "Train", "Score", "Validate"]
+    assert got[0] == {"name": "Preprocess", "status": "Succeeded",
+                      "start": "2026-11-24T10:00:00", "end": "2026-11-24T10:04:00",
+                      "durationSeconds": 240.0}
+    assert got[2] == {"name": "Score", "status": "Queued", "start": None, "end": None,
+                      "durationSeconds": None}
+    assert stages([]) == []
+
+
+def test_parallel_activities_are_ordered_by_their_own_start():
+    acts = [{"name": "B", "status": "InProgress", "start": "2026-11-24T10:00:02"},
+            {"name": "A", "status": "InProgress", "start": "2026-11-24T10:00:01"},
+            {"name": "C", "status": "Succeeded", "start": "2026-11-24T09:59:59"}]
+    assert [s["name"] for s in stages(acts)] == ["C", "A", "B"]
