@@ -1,8 +1,14 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from shared.errors import BadRequest
 from shared.landing.layout import (
+    MAX_NAME_LENGTH,
     LandingFile,
     batch_id,
+    check_landing_name,
+    check_prefix,
     chunk,
     is_temporary,
     kind_of,
@@ -62,3 +68,53 @@ def test_chunk_is_stable_and_bounded():
     parts = chunk(list(reversed(files)), 3)
     assert [len(p) for p in parts] == [3, 3, 1]
     assert [x.name for p in parts for x in p] == sorted(x.name for x in files)
+
+
+# --- hole 1: blob names that escape the landing zone --------------------------------------
+
+
+@pytest.mark.parametrize("name,rule", [
+    ("labelled/2024/01/01/../../../../other-container/x.csv", "'..' segment"),
+    ("labelled/2024/01/01/x/../a.csv", "'..' segment"),  # an alias of labelled/2024/01/01/a.csv
+    ("labelled/2024/01/01/./a.csv", "'.' or '..' segment"),
+    ("labelled/2024/01/01//a.csv", "empty"),
+    ("labelled/2024/01/01/", "empty"),
+    ("labelled/2024/01/01/a\\..\\b.csv", "backslash"),
+    ("labelled/2024/01/01/a.csv\n", "control character"),
+    ("labelled/2024/01/01/a\x00.csv", "control character"),
+    ("labelled/2024/01/01/a\x85.csv", "control character"),
+    ("labelled/２０２４/01/01/a.csv", "expected {labelled|unlabelled}/YYYY/MM/DD/<file>"),
+    ("labelled/2024/1/01/a.csv", "expected"),
+    ("labelled/2024/02/30/a.csv", "not a date"),
+    ("Labelled/2024/01/01/a.csv", "expected"),
+    ("labelled/2024/01/01/" + "x" * MAX_NAME_LENGTH, "characters; at most"),
+    ("", "non-empty"),
+])
+def test_hole1_a_name_outside_the_layout_is_refused_naming_the_rule(name, rule):
+    with pytest.raises(BadRequest) as e:
+        check_landing_name(name)
+    assert rule in e.value.detail and e.value.status == 400
+    assert kind_of(name) is None
+
+
+def test_hole1_names_in_the_layout_pass_whole():
+    assert check_landing_name("labelled/2024/02/29/a.csv") == "labelled"
+    assert check_landing_name("unlabelled/2024/01/01/sub/dir/a b.csv") == "unlabelled"
+    longest = "labelled/2024/01/01/" + "x" * (MAX_NAME_LENGTH - len("labelled/2024/01/01/"))
+    assert check_landing_name(longest) == "labelled"
+    # The claim of the longest name still fits Azure's blob name limit.
+    assert len("claims/" + longest + "@0x8DD0C0FFEE0C0FFE") <= 1024
+
+
+@pytest.mark.parametrize("prefix,ok", [
+    ("labelled/", True), ("unlabelled/2024/", True), ("labelled/2024/01/", True),
+    ("labelled/2024/01/01/", True), ("labelled/2024/01/01/sub/", True),
+    ("labelled", False), ("labelled/20", False), ("labelled/2024/01/01/../../x/", False),
+    ("other/", False), ("labelled//", False), ("labelled/2024\\01/", False),
+])
+def test_hole1_prefixes_stay_inside_the_layout(prefix, ok):
+    if ok:
+        assert check_prefix(prefix) == prefix
+    else:
+        with pytest.raises(BadRequest):
+            check_prefix(prefix)
