@@ -94,6 +94,28 @@ def test_post_runs_twice_with_the_same_files_returns_the_same_instance(stack):
     assert (followed.json()["batchId"], followed.json()["status"]) == (a["batchId"], "succeeded")
 
 
+def test_hole3_a_file_overwritten_with_new_content_is_processed_again_as_a_new_batch(stack):
+    blob = stack.land("unlabelled", 120, seed=5, name="e2e-overwritten")
+    first = _only_run(stack, blob)
+    assert first["status"] == "succeeded", first.get("error")
+    stack.land("unlabelled", 130, seed=6, name="e2e-overwritten")  # same name, new content
+    deadline = time.monotonic() + 240
+    while True:
+        runs = [r for r in stack.api.runs(200) if blob in {f["name"] for f in r["files"]}]
+        second = [r for r in runs if r["batchId"] != first["batchId"]]
+        if second and second[0]["status"] not in ("running", None):
+            break
+        assert time.monotonic() < deadline, "the new content was never processed"
+        time.sleep(0.5)
+    (again,) = second
+    assert again["status"] == "succeeded", again.get("error")
+    assert again["outputs"]["Score"]["rows"] == 130  # the new content, not the old
+    (entry,) = again["files"]
+    assert entry["previousBatchId"] == first["batchId"]  # the record says what it replaces
+    assert entry["etag"] != first["files"][0]["etag"]
+    assert len(stack.adf_runs_for(again["batchId"])) == 1
+
+
 def test_failing_training_is_reported_and_rerun_starts_from_the_failed_activity(stack):
     blob = stack.land("labelled", 300, seed=4, name="e2e-fails")
     started = stack.api.start({"files": [blob], "trainOptions": {"epochs": -1}})
