@@ -20,10 +20,6 @@ def json_response(body, status: int = 200, headers: dict[str, str] | None = None
     )
 
 
-def error(status: int, error: str, detail: str | None = None) -> func.HttpResponse:
-    return json_response({"error": error, "detail": detail}, status)
-
-
 def _refused(exc) -> func.HttpResponse:
     log.info("refused (%d): %s: %s", exc.status, exc.error, exc.detail)
     return json_response(exc.to_body(), exc.status)
