@@ -39,7 +39,7 @@ MODULES = {
                                  "tests/unit/test_mutation_gaps_decide.py"], 0.90),
     "shared/adf/status.py": (["tests/unit/test_adf_status.py",
                               "tests/unit/test_mutation_gaps_status.py"], 0.90),
-    "shared/orchestration/polling.py": (["tests/unit/test_glue_pure.py",
+    "shared/orchestration/polling.py": (["tests/unit/test_entry_decisions.py",
                                          "tests/unit/test_mutation_gaps_polling.py"], 0.90),
     "shared/checks/stats.py": (["tests/unit/test_checks_stats.py", "tests/unit/test_checks.py"],
                                0.90),
