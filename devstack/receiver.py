@@ -1,24 +1,26 @@
 """A local alert receiver: the webhook end of the alert sinks, for the demo and the tests.
 
-Records every POST (path, headers, JSON body, whether its HMAC-SHA256 signature verified)
-and can be told to answer 500 to the next N deliveries, to show retries.
+Records every POST (path, headers, JSON body, whether its `X-Glue-Signature` verified, with
+the same check a real receiver makes: `shared.alerts.payloads.verify_signature`, timestamp
+within five minutes, any of its secrets) and can be told to answer 500 to the next N
+deliveries, to show retries. `notification_ids()` lists what it took, duplicates included,
+so a test can see that nothing arrived twice.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from devstack.ports import free_port
-
-SIGNATURE_HEADER = "X-Glue-Signature"
+from shared.alerts.payloads import NOTIFICATION_HEADER, SIGNATURE_HEADER, verify_signature
 
 
 class AlertReceiver:
-    def __init__(self, secret: str | None = None, port: int | None = None):
-        self.secret = secret
+    def __init__(self, secret: str | list[str] | None = None, port: int | None = None):
+        # the secrets it accepts: during a rotation, the old and the new one
+        self.secrets = [secret] if isinstance(secret, str) else list(secret or [])
         self.port = port or free_port()
         self.received: list[dict] = []
         self.fail_next = 0
@@ -31,12 +33,9 @@ class AlertReceiver:
         return f"http://127.0.0.1:{self.port}/alerts"
 
     def _verify(self, body: bytes, header: str | None) -> bool | None:
-        # Computed here from the secret, not with the app's own helper: the receiver stands
-        # for the far side of the webhook, so it checks the app's signing independently.
-        if not self.secret:
+        if not self.secrets:
             return None
-        expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
-        return header is not None and hmac.compare_digest(expected, header)
+        return verify_signature(header, body, self.secrets, time.time())
 
     def _handle(self, path: str, headers: dict, body: bytes) -> int:
         with self._lock:
@@ -75,6 +74,13 @@ class AlertReceiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def notification_ids(self) -> list[str]:
+        """The X-Glue-Notification-Id of every delivery taken, in order, duplicates kept."""
+        with self._lock:
+            return [next((v for k, v in item["headers"].items()
+                         if k.lower() == NOTIFICATION_HEADER.lower()), None)
+                    for item in self.received]
 
     def alerts(self, kind: str | None = None, condition: str | None = None) -> list[dict]:
         """Received common-alert-schema payloads, optionally filtered by our alert kind

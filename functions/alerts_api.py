@@ -18,7 +18,13 @@ async def receive_alert(req: func.HttpRequest, client: df.DurableOrchestrationCl
     from datetime import UTC, datetime
 
     from shared.alerts import deliver
-    from shared.alerts.intake import MAX_BODY_BYTES, SECRET_HEADER, receive_alert
+    from shared.alerts.intake import (
+        MAX_BODY_BYTES,
+        SECRET_HEADER,
+        ActionNotStarted,
+        action_started,
+        receive_alert,
+    )
     from shared.api_models import check_content_length
     from shared.orchestration.starters import start_action_run
     from shared.services import get_services
@@ -34,7 +40,18 @@ async def receive_alert(req: func.HttpRequest, client: df.DurableOrchestrationCl
         await asyncio.to_thread(deliver, services, result.notifications)
     body = result.to_response()
     if result.action in ("retrain", "score") and result.alert:
-        body["runs"] = await start_action_run(client, services, result.action, result.alert["id"])
+        alert_id = result.alert["id"]
+        try:
+            runs = await start_action_run(client, services, result.action, alert_id)
+            await asyncio.to_thread(action_started, services, alert_id, result.action, runs,
+                                    datetime.now(UTC))
+        except Exception as exc:  # Durable or storage refused: 503, so the sender retries
+            log.warning("alert %s: %s run not started: %s", alert_id, result.action,
+                        type(exc).__name__)
+            raise ActionNotStarted(
+                f"alert {alert_id} is recorded, but its {result.action} run could not be "
+                f"started ({type(exc).__name__}); send the alert again") from None
+        body["runs"] = runs
     return json_response(body, 202)
 
 

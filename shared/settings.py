@@ -133,16 +133,23 @@ class Settings(BaseSettings):
     alert_cooldown_seconds: float = _f(14400.0, "ALERT_COOLDOWN_SECONDS", ge=0)
     # Sinks, several at once; empty means off. Webhook URLs are comma-separated.
     alert_webhook_urls: str = _f("", "ALERT_WEBHOOK_URLS")
+    # Webhook signing key; during a rotation the next one too (both sign, one v1 each).
     alert_webhook_secret: str | None = _f(None, "ALERT_WEBHOOK_SECRET")
+    alert_webhook_secret_next: str | None = _f(None, "ALERT_WEBHOOK_SECRET_NEXT")
     alert_teams_webhook_url: str | None = _f(None, "ALERT_TEAMS_WEBHOOK_URL")
     alert_slack_webhook_url: str | None = _f(None, "ALERT_SLACK_WEBHOOK_URL")
     alert_delivery_attempts: int = _f(4, "ALERT_DELIVERY_ATTEMPTS", ge=1, le=10)
     alert_delivery_backoff_seconds: float = _f(1.0, "ALERT_DELIVERY_BACKOFF_SECONDS", ge=0)
     alert_delivery_timeout_seconds: float = _f(10.0, "ALERT_DELIVERY_TIMEOUT_SECONDS", gt=0)
     alert_delivery_budget_seconds: float = _f(30.0, "ALERT_DELIVERY_BUDGET_SECONDS", gt=0)
-    # Intake (POST /api/alerts): optional shared secret; rule name -> retrain|score|none,
-    # as JSON ({"drift-rule": "retrain"}) or "drift-rule=retrain;other=none".
+    # What is not delivered at once is retried each monitor cycle until this long after the
+    # notification was made, then given up (and shown as such).
+    alert_delivery_give_up_seconds: float = _f(86400.0, "ALERT_DELIVERY_GIVE_UP_SECONDS", gt=0)
+    # Intake (POST /api/alerts): optional shared secret (either one is accepted, for a
+    # rotation); rule name -> retrain|score|none, as JSON ({"drift-rule": "retrain"}) or
+    # "drift-rule=retrain;other=none".
     alert_intake_secret: str | None = _f(None, "ALERT_INTAKE_SECRET")
+    alert_intake_secret_next: str | None = _f(None, "ALERT_INTAKE_SECRET_NEXT")
     alert_rule_actions: str = _f("", "ALERT_RULE_ACTIONS")
     # Log Analytics: off unless a workspace id is set. Endpoint/CA only for a local stub.
     log_analytics_workspace_id: str | None = _f(None, "LOG_ANALYTICS_WORKSPACE_ID")

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from shared.alerts.decide import decide
 from shared.alerts.model import severity_rank
-from shared.alerts.store import AlertStore
+from shared.alerts.outbox import delivery_states
+from shared.alerts.store import AlertStore, latest_notification_id
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def process_findings(services, findings: list[dict], now: datetime, links: dict 
     """Apply findings to the alert store; the notifications to send (possibly none).
 
     Idempotent for a given `now`: running it again with the same findings and time returns
-    the same notifications (same ids) and changes nothing, so deliver() sends them once.
+    the same notifications (same ids) and changes nothing, so deliver() finds their
+    delivery records and sends nothing twice.
     `complete_kinds`: kinds for which `findings` lists every subject with a problem: an
     open alert of such a kind whose subject is absent is resolved (e.g. run_stuck for runs
     that disappeared, external runs that left the query window).
@@ -80,7 +82,8 @@ def process_findings(services, findings: list[dict], now: datetime, links: dict 
 
 def list_alerts(services, open_only: bool = True, limit: int = 50) -> list[dict]:
     """Open alerts (newest activity first), or with open_only=False the open and recent
-    ones (history), the current state of each alert winning over its snapshot."""
+    ones (history), the current state of each alert winning over its snapshot. Each has
+    `delivery`: {sink id: delivered | retrying | gave_up} of its latest notification."""
     store = AlertStore(services.state)
     limit = max(1, int(limit))
     current = store.list_current()
@@ -88,5 +91,7 @@ def list_alerts(services, open_only: bool = True, limit: int = 50) -> list[dict]
     if not open_only:
         for a in store.list_history(limit):
             by_id.setdefault(a.id, a)
-    alerts = sorted(by_id.values(), key=lambda a: a.last_seen, reverse=True)
-    return [a.to_json() for a in alerts[:limit]]
+    alerts = sorted(by_id.values(), key=lambda a: a.last_seen, reverse=True)[:limit]
+    latest = {a.id: latest_notification_id(a) for a in alerts}
+    states = delivery_states(services, [n for n in latest.values() if n])
+    return [{**a.to_json(), "delivery": states.get(latest[a.id], {})} for a in alerts]

@@ -1,21 +1,38 @@
-"""What each sink receives, as pure functions of a notification.
+"""What each sink receives, as pure functions of a notification, and the webhook signature.
 
 - Generic webhook: the Azure Monitor common alert schema layout (`schemaId`,
   `data.essentials`, `data.alertContext`, `data.customProperties`), field names as in
-  Microsoft's published samples; signed with HMAC-SHA256 over the exact body bytes in
-  `X-Glue-Signature: sha256=<hex>` when ALERT_WEBHOOK_SECRET is set.
-- Microsoft Teams: a message with one Adaptive Card attachment.
-- Slack incoming webhook: `text` (the fallback) and Block Kit `blocks`.
+  Microsoft's published samples.
+- Microsoft Teams: a message with one Adaptive Card attachment. Text that comes from
+  outside (summaries, subjects, Azure Monitor rule names) is in RichTextBlock runs, which
+  Adaptive Cards never read as Markdown, or backslash-escaped where only Markdown exists
+  (facts), so it cannot make a link; the app's own links are OpenUrl actions.
+- Slack incoming webhook: `text` (the fallback) and Block Kit `blocks`. Every text Slack
+  parses (the fallback and mrkdwn) has `&`, `<`, `>` escaped as Slack documents, so nothing
+  from outside becomes `<!channel>` or a link; the app's own links are buttons.
+
+Signature (when ALERT_WEBHOOK_SECRET and/or ALERT_WEBHOOK_SECRET_NEXT is set), the scheme
+the best-known webhook senders use:
+
+    X-Glue-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>[,v1=...]
+
+one `v1` per configured secret, so a receiver that knows either secret accepts it during a
+rotation. The timestamp is signed with the body, so a captured request cannot be replayed
+after the receiver's tolerance (`verify_signature`, five minutes by default).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import re
+from collections.abc import Iterable
+from datetime import datetime
 
 MONITORING_SERVICE = "adf-ml-glue"
 SIGNATURE_HEADER = "X-Glue-Signature"
 NOTIFICATION_HEADER = "X-Glue-Notification-Id"
+SIGNATURE_TOLERANCE_SECONDS = 300
 
 # Our checks are metric-like (numbers against thresholds) or log-like (run events).
 _SIGNAL = {"run_failed": "Log", "run_timed_out": "Log", "run_stuck": "Log",
@@ -86,6 +103,21 @@ def _facts(note: dict) -> list[tuple[str, str]]:
     return facts
 
 
+# What makes links and emphasis in the CommonMark subset Adaptive Cards read.
+_MARKDOWN = re.compile(r"([\\`*_\[\]()<>~])")
+
+
+def _teams_plain(text: str) -> str:
+    """Backslash-escape Markdown punctuation (a CommonMark escape; FactSet values are read
+    as Markdown), so `[x](https://...)` stays text."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def _run_block(text: str, **style) -> dict:
+    """Plain text as a RichTextBlock: its TextRuns are never read as Markdown."""
+    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
+
+
 def teams_payload(note: dict) -> dict:
     resolved = note["monitorCondition"] == "Resolved"
     card = {
@@ -93,10 +125,11 @@ def teams_payload(note: dict) -> dict:
         "type": "AdaptiveCard",
         "version": "1.4",
         "body": [
-            {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": True,
-             "color": "Good" if resolved else "Attention", "text": _title(note)},
-            {"type": "TextBlock", "wrap": True, "text": note["alert"].get("summary") or ""},
-            {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in _facts(note)]},
+            _run_block(_title(note), size="Medium", weight="Bolder",
+                       color="Good" if resolved else "Attention"),
+            _run_block(note["alert"].get("summary") or ""),
+            {"type": "FactSet", "facts": [{"title": t, "value": _teams_plain(v)}
+                                          for t, v in _facts(note)]},
         ],
         "actions": [{"type": "Action.OpenUrl", "title": name, "url": url}
                     for name, url in _links(note).items()],
@@ -106,17 +139,23 @@ def teams_payload(note: dict) -> dict:
                              "contentUrl": None, "content": card}]}
 
 
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def slack_escape(text: str, limit: int | None = None) -> str:
+    """Slack's control characters as the entities Slack documents (`&amp;`, `&lt;`, `&gt;`),
+    cut to `limit` characters without splitting an entity."""
+    out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if limit is not None and len(out) > limit:
+        out = re.sub(r"&[a-z]{0,3}$", "", out[:limit])
+    return out
 
 
 def slack_payload(note: dict) -> dict:
     title = _title(note)
-    summary = _slack_escape(note["alert"].get("summary") or "")
+    summary = note["alert"].get("summary") or ""
     blocks = [
+        # plain_text is shown as it is: Slack parses no markup there
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": summary[:3000] or " "}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{t}*\n{_slack_escape(v)}"}
+        {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(summary, 3000) or " "}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{t}*\n{slack_escape(v, 1900)}"}
                                        for t, v in _facts(note)][:10]},
     ]
     links = _links(note)
@@ -124,18 +163,58 @@ def slack_payload(note: dict) -> dict:
         blocks.append({"type": "actions", "elements": [
             {"type": "button", "text": {"type": "plain_text", "text": name[:75]}, "url": url}
             for name, url in list(links.items())[:25]]})
-    return {"text": f"{title}: {note['alert'].get('summary') or ''}"[:3000], "blocks": blocks}
+    fallback = slack_escape(f"{title}: {summary}" if summary else title, 3000)
+    return {"text": fallback, "blocks": blocks}
 
 
 def encode(payload: dict) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The signature header value for `body`: sha256=<hex HMAC-SHA256>."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def _secrets(secrets: str | Iterable[str | None] | None) -> list[str]:
+    if secrets is None or isinstance(secrets, str):
+        secrets = [secrets]
+    return [x for x in secrets if x]
 
 
-def verify_signature(body: bytes, header: str | None, secret: str) -> bool:
-    """What a receiver does: recompute and compare in constant time."""
-    return bool(header) and hmac.compare_digest(sign(body, secret), header)
+def _mac(secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def sign(body: bytes, secrets: str | Iterable[str | None], timestamp: int) -> str:
+    """The X-Glue-Signature value for `body` sent at `timestamp` (unix seconds): one v1 per
+    secret given (empty ones skipped)."""
+    keys = _secrets(secrets)
+    if not keys:
+        raise ValueError("no signing secret")
+    return ",".join([f"t={int(timestamp)}", *(f"v1={_mac(k, int(timestamp), body)}" for k in keys)])
+
+
+def parse_signature(header: str | None) -> tuple[int | None, list[str]]:
+    """(timestamp, v1 signatures) of a header value; (None, []) when it has no valid t."""
+    timestamp, sigs = None, []
+    for part in (header or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit() and timestamp is None:
+            timestamp = int(value)
+        elif key == "v1" and value:
+            sigs.append(value)
+    return timestamp, sigs
+
+
+def verify_signature(header: str | None, body: bytes, secrets: str | Iterable[str | None],
+                     now: float | datetime, tolerance: float = SIGNATURE_TOLERANCE_SECONDS
+                     ) -> bool:
+    """What a receiver does: the timestamp within `tolerance` seconds of `now` (either way),
+    and some v1 equal (constant-time) to the HMAC of `f"{t}.{body}"` under some secret."""
+    timestamp, sigs = parse_signature(header)
+    keys = _secrets(secrets)
+    if timestamp is None or not sigs or not keys:
+        return False
+    now_s = now.timestamp() if isinstance(now, datetime) else float(now)
+    if abs(now_s - timestamp) > tolerance:
+        return False
+    expected = [_mac(k, timestamp, body) for k in keys]
+    # every comparison is made, so the time taken says nothing about which one matched
+    matches = [hmac.compare_digest(e, s) for e in expected for s in sigs]
+    return any(matches)

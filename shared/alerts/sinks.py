@@ -1,31 +1,26 @@
-"""Deliver notifications to every configured sink, each independently.
+"""The sinks and the transport to them: which are configured, what each receives, one
+bounded POST with retries. Delivery state and health are `shared.alerts.outbox`'s.
 
 Sinks come from settings: ALERT_WEBHOOK_URLS (comma list, generic JSON, signed when
-ALERT_WEBHOOK_SECRET is set), ALERT_TEAMS_WEBHOOK_URL, ALERT_SLACK_WEBHOOK_URL. Each sink
-gets its own thread and a time budget (ALERT_DELIVERY_BUDGET_SECONDS) for the whole
-deliver() call, so a dead sink neither blocks the others nor holds the caller for long.
+ALERT_WEBHOOK_SECRET and/or ALERT_WEBHOOK_SECRET_NEXT is set), ALERT_TEAMS_WEBHOOK_URL,
+ALERT_SLACK_WEBHOOK_URL.
 
-Per request: up to ALERT_DELIVERY_ATTEMPTS tries, exponential backoff from
+Per request: up to the given number of tries, exponential backoff from
 ALERT_DELIVERY_BACKOFF_SECONDS; retried on connection errors, timeouts, 408, 429 and 5xx;
-429/503 `Retry-After` (seconds or HTTP date) is honoured when it fits in the budget. Other
-4xx are permanent. Once a sink has failed in this call, later notifications get one try.
-
-Each notification id is claimed in storage before sending, so the same notification
-(e.g. from a retried activity) is sent at most once. Per-sink health (consecutive
-failures, last error, last success) is kept in storage for /api/health. Errors recorded
-never include the URL: webhook URLs are secrets.
+429/503 `Retry-After` (seconds or HTTP date) is honoured when it fits in the deadline.
+Other 4xx end the request (a later delivery pass may try again). Each try is signed anew,
+so its timestamp is the time it is sent. Errors never include the URL: webhook URLs are
+secrets.
 """
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from shared.alerts import payloads
-from shared.alerts.store import PREFIX, AlertStore
 from shared.retry_after import retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -71,22 +66,28 @@ def factory_target_ids(settings) -> list[str]:
             f"{settings.adf_factory_name}"]
 
 
-def render(sink: Sink, note: dict, settings) -> tuple[bytes, dict]:
-    """Body bytes and headers for one sink."""
+def webhook_secrets(settings) -> list[str]:
+    return [x for x in (settings.alert_webhook_secret, settings.alert_webhook_secret_next) if x]
+
+
+def render(sink: Sink, note: dict, settings, timestamp: int) -> tuple[bytes, dict]:
+    """Body bytes and headers for one sink, signed (generic webhooks) as sent at `timestamp`
+    (unix seconds)."""
     headers = {"Content-Type": "application/json", payloads.NOTIFICATION_HEADER: note["id"]}
     if sink.kind == "teams":
         return payloads.encode(payloads.teams_payload(note)), headers
     if sink.kind == "slack":
         return payloads.encode(payloads.slack_payload(note)), headers
     body = payloads.encode(payloads.common_alert_payload(note, factory_target_ids(settings)))
-    if settings.alert_webhook_secret:
-        headers[payloads.SIGNATURE_HEADER] = payloads.sign(body, settings.alert_webhook_secret)
+    secrets = webhook_secrets(settings)
+    if secrets:
+        headers[payloads.SIGNATURE_HEADER] = payloads.sign(body, secrets, timestamp)
     return body, headers
 
 
-def send(session, sink: Sink, body: bytes, headers: dict, settings, deadline: float,
-         attempts: int, sleep=time.sleep, clock=time.monotonic) -> Result:
-    """POST with bounded retries inside the deadline."""
+def send(session, sink: Sink, prepare: Callable[[], tuple[bytes, dict]], settings,
+         deadline: float, attempts: int, sleep=time.sleep, clock=time.monotonic) -> Result:
+    """POST what `prepare()` makes (called per try) with bounded retries inside the deadline."""
     import requests
 
     result = Result(ok=False)
@@ -97,6 +98,7 @@ def send(session, sink: Sink, body: bytes, headers: dict, settings, deadline: fl
             break
         result.attempts = attempt
         wait = settings.alert_delivery_backoff_seconds * 2 ** (attempt - 1)
+        body, headers = prepare()
         try:
             resp = session.post(sink.url, data=body, headers=headers,
                                 timeout=min(settings.alert_delivery_timeout_seconds, remaining))
@@ -119,101 +121,3 @@ def send(session, sink: Sink, body: bytes, headers: dict, settings, deadline: fl
             break
         sleep(wait)
     return result
-
-
-def _health_name(sink_id: str) -> str:
-    return f"{PREFIX}sinks/{quote(sink_id, safe='')}.json"
-
-
-_NO_HEALTH = {"consecutiveFailures": 0, "lastError": None, "lastErrorAt": None,
-              "lastSuccessAt": None}
-
-
-def _record_health(state, sink: Sink, results: list[Result]) -> None:
-    """Fold this call's outcomes into the sink's health, under an etag condition so two
-    concurrent deliveries never lose each other's counts."""
-    if not results:
-        return
-    now = datetime.now(UTC).isoformat()
-
-    def fold(rec: dict | None) -> dict:
-        rec = {**_NO_HEALTH, **(rec or {})}
-        for r in results:
-            if r.ok:
-                rec.update(consecutiveFailures=0, lastSuccessAt=now)
-            else:
-                rec.update(consecutiveFailures=rec["consecutiveFailures"] + 1,
-                           lastError=r.error, lastErrorAt=now)
-        return {**rec, "sink": sink.id, "kind": sink.kind, "target": sink.target}
-
-    state.update(_health_name(sink.id), fold)
-
-
-def _deliver_to(sink: Sink, notes: list[dict], settings, state, sleep, clock):
-    import requests
-
-    deadline = clock() + settings.alert_delivery_budget_seconds
-    results: list[Result] = []
-    failed = False
-    with requests.Session() as session:
-        for note in notes:
-            body, headers = render(sink, note, settings)
-            tries = 1 if failed else settings.alert_delivery_attempts
-            r = send(session, sink, body, headers, settings, deadline, tries, sleep, clock)
-            failed = failed or not r.ok
-            results.append(r)
-            if not r.ok:
-                log.warning("alert sink %s failed for notification %s: %s after %d attempt(s)",
-                            sink.id, note["id"], r.error, r.attempts)
-    try:
-        _record_health(state, sink, results)
-    except Exception:  # health bookkeeping must not turn a delivery into a failure
-        log.exception("could not record health of sink %s", sink.id)
-    return results
-
-
-def deliver(services, notifications: list[dict], *, sleep=time.sleep,
-            clock=time.monotonic) -> dict:
-    """Send each notification to every sink; {notification id: {sink id: outcome}}.
-    Never raises for a sink failure; a notification already claimed is skipped."""
-    settings = services.settings
-    store = AlertStore(services.state)
-    sinks = configured_sinks(settings)
-    report: dict[str, dict] = {}
-    if not sinks:
-        return {note["id"]: {} for note in notifications}
-    fresh = []
-    for note in notifications:
-        claim = {"notificationId": note["id"], "claimedAt": datetime.now(UTC).isoformat(),
-                 "sinks": [s.id for s in sinks]}
-        if store.claim(f"{PREFIX}sent/{quote(note['id'], safe='')}.json", claim):
-            fresh.append(note)
-            report[note["id"]] = {}
-        else:
-            report[note["id"]] = {"skipped": "already delivered"}
-    if not fresh:
-        return report
-    with ThreadPoolExecutor(max_workers=len(sinks), thread_name_prefix="alert-sink") as pool:
-        futures = {s.id: pool.submit(_deliver_to, s, fresh, settings, services.state, sleep, clock)
-                   for s in sinks}
-        for sink_id, fut in futures.items():
-            try:
-                outcomes = fut.result()
-            except Exception as exc:  # a bug in one sink must not hide the others' outcome
-                log.exception("alert sink %s crashed", sink_id)
-                outcomes = [Result(ok=False, error=type(exc).__name__)] * len(fresh)
-            for note, r in zip(fresh, outcomes, strict=True):
-                report[note["id"]][sink_id] = "ok" if r.ok else f"failed: {r.error}"
-    return report
-
-
-def sink_health(services) -> dict:
-    """{"ok": bool, "sinks": {id: {...}}} for /api/health; no sinks configured is ok."""
-    sinks = {}
-    for sink in configured_sinks(services.settings):
-        rec, _ = services.state.read_json(_health_name(sink.id))
-        rec = {**_NO_HEALTH, **(rec or {})}
-        rec.update(sink=sink.id, kind=sink.kind, target=sink.target,
-                   ok=rec["consecutiveFailures"] == 0)
-        sinks[sink.id] = rec
-    return {"ok": all(r["ok"] for r in sinks.values()), "configured": len(sinks), "sinks": sinks}

@@ -6,8 +6,15 @@
                                                      both open the same alert
   alerts/history/<inverted firstSeen ms>-<id>.json  one snapshot per alert (lists newest
                                                      first), rewritten when it notifies
-  alerts/sent/<notification id>.json                 delivery claims (one send per id)
-  alerts/sinks/<sink id>.json                        per-sink delivery health
+  alerts/outbox/<notification id>.json              a notification not yet delivered to
+                                                     every sink (holds it, for the retries)
+  alerts/deliveries/<notification id>.json           its delivery record: per sink
+                                                     delivered | retrying | gave_up, tries,
+                                                     last error, next try, lease
+                                                     (shared.alerts.delivery_state)
+  alerts/sinks/<sink id>.json                        per-sink delivery health counters
+  alerts/actions/<alert id>.json                     the rule action of an Azure Monitor
+                                                     alert: pending until its run started
   alerts/logs-monitor.json                           the last Log Analytics query outcome
 """
 from __future__ import annotations
@@ -27,6 +34,26 @@ def current_name(kind: str, subject: str) -> str:
     return f"{PREFIX}current/{quote(kind, safe='')}/{quote(subject, safe='')}.json"
 
 
+def outbox_name(notification_id: str) -> str:
+    return f"{PREFIX}outbox/{quote(notification_id, safe='')}.json"
+
+
+def delivery_name(notification_id: str) -> str:
+    return f"{PREFIX}deliveries/{quote(notification_id, safe='')}.json"
+
+
+def sink_health_name(sink_id: str) -> str:
+    return f"{PREFIX}sinks/{quote(sink_id, safe='')}.json"
+
+
+def action_name(alert_id: str) -> str:
+    return f"{PREFIX}actions/{quote(alert_id, safe='')}.json"
+
+
+def latest_notification_id(alert: Alert) -> str | None:
+    return f"{alert.id}-{alert.notifications}" if alert.notifications else None
+
+
 def history_name(alert: Alert) -> str:
     inverted = _MAX_MS - int(alert.first_seen.timestamp() * 1000)
     return f"{PREFIX}history/{inverted:013d}-{alert.id}.json"
@@ -37,10 +64,6 @@ class AlertStore:
 
     def __init__(self, state):
         self.state = state
-
-    def claim(self, name: str, data: dict) -> bool:
-        """Create `name` if it does not exist; True for the one caller that created it."""
-        return self.state.claim_once(name, data)
 
     # --- alerts -------------------------------------------------------------------------
     def get(self, kind: str, subject: str) -> tuple[Alert | None, str | None]:

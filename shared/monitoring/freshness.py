@@ -30,8 +30,11 @@ def app_started_run_ids(services, limit: int = 500) -> set[str]:
 
 
 def check_freshness(services, now: datetime) -> dict:
-    """Run one monitor cycle at `now`; returns when to look again and what it found."""
-    from shared.alerts import deliver, process_findings
+    """Run one monitor cycle at `now` (the orchestration's time); returns when to look again
+    and what it found. Judged at `now`, so a retried activity makes the same notifications
+    (same ids), and their delivery records keep it from sending any twice; then every
+    notification still owed to a sink is retried (`retry_deliveries`)."""
+    from shared.alerts import deliver, process_findings, retry_deliveries
     from shared.checks import evaluate_freshness
     from shared.monitoring.external_runs import KINDS as EXTERNAL_KINDS
     from shared.monitoring.external_runs import logs_status, query_external_runs
@@ -49,9 +52,10 @@ def check_freshness(services, now: datetime) -> dict:
             log.warning("Log Analytics query failed: %s", exc)
     notes = process_findings(services, findings, now, complete_kinds=complete)
     if notes:
-        deliver(services, notes)
+        deliver(services, notes, now)
         log.info("freshness monitor: %s", ", ".join(f"{n['alert']['kind']} {n['type']}"
                                                     for n in notes))
+    retried = retry_deliveries(services, now)
     return {"intervalSeconds": s.freshness_interval_seconds, "findings": len(findings),
             "firing": sorted({f["kind"] for f in findings if f.get("firing")}),
-            "notifications": len(notes)}
+            "notifications": len(notes), "deliveriesOwed": len(retried)}

@@ -9,6 +9,7 @@ from shared.alerts.intake import (
     PayloadTooLarge,
     Unauthorized,
     parse,
+    payload_key,
     to_finding,
 )
 from shared.settings import SettingsError, parse_rule_actions
@@ -99,6 +100,29 @@ def test_secret_checked_in_constant_time_and_never_echoed():
         parse(b"{nope", "forged", "real-secret")
     assert parse(body(METRIC_FIRED), "real-secret", "real-secret")
     assert parse(body(METRIC_FIRED), None, None)  # no secret configured
+
+
+def test_either_intake_secret_is_accepted_during_a_rotation():
+    both = ["current-secret", "next-secret"]
+    assert parse(body(METRIC_FIRED), "current-secret", both)
+    assert parse(body(METRIC_FIRED), "next-secret", both)
+    with pytest.raises(Unauthorized):
+        parse(body(METRIC_FIRED), "old-secret", both)
+    with pytest.raises(Unauthorized):
+        parse(body(METRIC_FIRED), None, both)
+    with pytest.raises(Unauthorized):
+        parse(body(METRIC_FIRED), "", [None, "next-secret"])
+    assert parse(body(METRIC_FIRED), "next-secret", [None, "next-secret"])  # NEXT alone
+    assert parse(body(METRIC_FIRED), None, [None, ""])  # none configured
+
+
+def test_a_redelivery_has_the_same_payload_key_and_a_new_firing_does_not():
+    first = parse(body(LOG_FIRED))
+    assert payload_key(first) == payload_key(parse(body(LOG_FIRED)))
+    later = json.loads(body(LOG_FIRED))
+    later["data"]["essentials"]["firedDateTime"] = "2026-11-21T12:15:00Z"
+    assert payload_key(parse(body(later))) != payload_key(first)
+    assert payload_key(parse(body(resolved(LOG_FIRED)))) != payload_key(first)
 
 
 def test_rule_actions_both_forms():

@@ -32,12 +32,14 @@ class ServedInThread:
 
 class Receiver(ServedInThread):
     """`script[path]` is a list of (status, headers) answered in turn; the last one repeats.
-    Unscripted paths answer 200."""
+    Unscripted paths answer 200. `gates[path]` (an Event) holds each answer until it is set,
+    so a test can keep a delivery in flight; `wait_for` waits for requests to arrive."""
 
     def __init__(self):
         self.requests: list[dict] = []
         self.script: dict[str, list[tuple[int, dict]]] = {}
-        self._lock = threading.Lock()
+        self.gates: dict[str, threading.Event] = {}
+        self._lock = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,8 +48,12 @@ class Receiver(ServedInThread):
                 with receiver._lock:
                     receiver.requests.append({"path": self.path, "body": body,
                                               "headers": dict(self.headers)})
+                    receiver._lock.notify_all()
                     steps = receiver.script.get(self.path) or [(200, {})]
                     status, headers = steps.pop(0) if len(steps) > 1 else steps[0]
+                    gate = receiver.gates.get(self.path)
+                if gate is not None:
+                    gate.wait(timeout=60)
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -61,3 +67,10 @@ class Receiver(ServedInThread):
 
     def to(self, path: str) -> list[dict]:
         return [r for r in self.requests if r["path"] == path]
+
+    def wait_for(self, path: str, count: int, timeout: float = 30.0) -> list[dict]:
+        """Wait until `count` requests to `path` have arrived; they."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.to(path)) >= count, timeout):
+                raise AssertionError(f"{path}: {len(self.to(path))} requests, not {count}")
+            return self.to(path)

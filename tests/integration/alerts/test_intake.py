@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.alerts import deliver, list_alerts
-from shared.alerts.intake import receive_alert
+from shared.alerts.intake import action_started, receive_alert
 from shared.errors import Unauthorized
 from shared.services import get_services
 from tests.integration.alerts.samples import LOG_FIRED, METRIC_FIRED, resolved
@@ -31,6 +31,8 @@ def test_log_alert_fires_once_triggers_its_action_once_and_resolves(intake_env, 
     assert first.alert["subject"] == "drift-rule@law-glue"
     assert first.alert["source"] == "azure-monitor"
     deliver(get_services(), first.notifications)
+    # the caller started the run and said so (functions/alerts_api does)
+    action_started(get_services(), first.alert["id"], "retrain", [{"batchId": "b"}], T0)
     # a stateless log alert fires again at the next evaluation: counted, no new run
     again = post(LOG_FIRED, T0 + timedelta(minutes=15))
     assert (again.action, again.notifications, again.alert["count"]) == ("none", [], 2)
