@@ -8,7 +8,7 @@ fresh account just works.
 `BlobState` is how the app keeps state in a container: read JSON with its etag,
 conditional create (`If-None-Match: *`) and replace (`If-Match`), a read-modify-write loop
 with one bounded retry budget, and a claim-once primitive. Run records, markers, claims,
-the alert store, sink health and send-once claims all go through it; nothing else writes
+the alert store, sink health and alert deliveries all go through it; nothing else writes
 its own etag loop.
 """
 from __future__ import annotations
