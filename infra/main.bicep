@@ -235,6 +235,7 @@ var appSettings = {
   SECRET_EXPIRY_DAYS: string(secretExpiryDays)
   SECRET_ROTATION_OVERLAP_SECONDS: '172800'
   SECRET_REFRESH_SECONDS: '86400'
+  SECRET_ROTATION_SCHEDULE: '0 15 * * * *'
 }
 
 // Sinks that are switched on; their URLs are secrets.

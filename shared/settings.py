@@ -179,6 +179,8 @@ class Settings(BaseSettings):
     secret_refresh_seconds: float = _f(86400.0, "SECRET_REFRESH_SECONDS", ge=0)
     secret_rotation_overlap_seconds: float = _f(172800.0, "SECRET_ROTATION_OVERLAP_SECONDS",
                                                 gt=0)
+    # When promote_rotated_secrets looks for rotations whose overlap is over (NCRONTAB).
+    secret_rotation_schedule: str = _f("0 15 * * * *", "SECRET_ROTATION_SCHEDULE")
 
     @model_validator(mode="after")
     def _overlap_outlasts_refresh(self) -> Settings:

@@ -1,7 +1,8 @@
 // Event delivery into the app, deployed after the app's code (Event Grid checks that the
 // target function exists, and the action group needs the function key):
 // - BlobCreated on the landing container -> on_blob_created (retries, dead letters);
-// - Key Vault SecretNearExpiry on the app's secrets -> on_secret_near_expiry (rotation);
+// - Key Vault SecretNearExpiry on the app's secrets -> on_secret_near_expiry (rotation, or
+//   an alert for secrets a person replaces; their SecretNewVersionCreated resolves it);
 // - an action group in the common alert schema -> POST /api/alerts, and a metric alert on
 //   failed pipeline runs that uses it.
 param location string
@@ -140,6 +141,7 @@ resource nearExpiry 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06
     filter: {
       includedEventTypes: [
         'Microsoft.KeyVault.SecretNearExpiry'
+        'Microsoft.KeyVault.SecretNewVersionCreated'
       ]
       advancedFilters: [
         {

@@ -44,6 +44,7 @@ REQUIRED_IN_AZURE = {
     "ALERT_WEBHOOK_SECRET": "webhook signing",
     "ALERT_INTAKE_SECRET": "POST /api/alerts",
     "KEY_VAULT_URL": "secret rotation",
+    "SECRET_ROTATION_SCHEDULE": "%SECRET_ROTATION_SCHEDULE% in a timer trigger",
 }
 # Only for the local stack (emulator endpoints, CA bundles, Azurite's connection string).
 LOCAL_ONLY = {"STORAGE_CONNECTION_STRING", "ADF_ENDPOINT", "ADF_CA_BUNDLE",
@@ -266,7 +267,7 @@ def test_event_grid_delivers_to_functions_the_app_has():
     targets = set(re.findall(r"/functions/(\w+)", text))
     have = {f.get_function_name() for f in app_functions()}
     assert targets == {"on_blob_created", "on_secret_near_expiry"}
-    assert "on_blob_created" in have
+    assert targets <= have
     blob = events["resources"]["blobCreated"]["config"]["properties"]
     assert blob["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
     assert blob["filter"]["subjectBeginsWith"] == (
@@ -275,7 +276,15 @@ def test_event_grid_delivers_to_functions_the_app_has():
     dead = blob["deadLetterWithResourceIdentity"]["deadLetterDestination"]["properties"]
     assert dead["blobContainerName"] == "deadLetterContainer"
     near = events["resources"]["nearExpiry"]["config"]["properties"]["filter"]
-    assert near["includedEventTypes"] == ["Microsoft.KeyVault.SecretNearExpiry"]
+    assert near["includedEventTypes"] == ["Microsoft.KeyVault.SecretNearExpiry",
+                                          "Microsoft.KeyVault.SecretNewVersionCreated"]
+    events_module = bicep.parse(bicep.MAIN)["modules"]["events"]["config"]
+    assert events_module["condition"] == "subscribeEvents"
+    watched = events_module["config"]["params"]["watchedSecrets"]
+    names = bicep.variable(bicep.MAIN, "secretNames")
+    literal = {names[bicep.accessor(x)[1]] for x in
+               watched["function"]["parameters"]["arg_1"]}
+    assert literal == {*secret_names.ROTATED, "batch-account-key"}
     group = events["resources"]["actionGroup"]["config"]["properties"]["webhookReceivers"][0]
     assert group["useCommonAlertSchema"] is True and "/api/alerts?code=" in group["serviceUri"]
     alert = events["resources"]["failedRuns"]["config"]["properties"]
