@@ -174,6 +174,29 @@ class Settings(BaseSettings):
     # Where people reach the app (links in alerts); empty: alerts carry no links.
     public_base_url: str | None = _f(None, "PUBLIC_BASE_URL")
 
+    # --- Key Vault secret rotation (on_secret_near_expiry) --------------------------------
+    # The vault the app's secrets live in; empty: near-expiry events are only logged.
+    # KEY_VAULT_CA_BUNDLE only for a local stub.
+    key_vault_url: str | None = _f(None, "KEY_VAULT_URL")
+    key_vault_ca_bundle: str | None = _f(None, "KEY_VAULT_CA_BUNDLE")
+    # A new version expires this many days after it is written.
+    secret_expiry_days: int = _f(90, "SECRET_EXPIRY_DAYS", ge=1, le=730)
+    # How long settings take to follow a new secret version (Key Vault references: 24 h),
+    # and how long old and new are both accepted; the overlap must be the longer.
+    secret_refresh_seconds: float = _f(86400.0, "SECRET_REFRESH_SECONDS", ge=0)
+    secret_rotation_overlap_seconds: float = _f(172800.0, "SECRET_ROTATION_OVERLAP_SECONDS",
+                                                gt=0)
+    # When promote_rotated_secrets looks for rotations whose overlap is over (NCRONTAB).
+    secret_rotation_schedule: str = _f("0 15 * * * *", "SECRET_ROTATION_SCHEDULE")
+
+    @model_validator(mode="after")
+    def _overlap_outlasts_refresh(self) -> Settings:
+        if self.secret_rotation_overlap_seconds <= self.secret_refresh_seconds:
+            raise ValueError(
+                "SECRET_ROTATION_OVERLAP_SECONDS must be longer than SECRET_REFRESH_SECONDS: "
+                "the old secret must stay accepted until every instance has the new one")
+        return self
+
     @model_validator(mode="after")
     def _rule_actions_parse(self) -> Settings:
         parse_rule_actions(self.alert_rule_actions)  # SettingsError names ALERT_RULE_ACTIONS

@@ -51,16 +51,21 @@ _ensured: set[tuple] = set()
 
 
 def container(name: str, settings: Settings):
-    """A `ContainerClient`, creating the container once per process if it does not exist."""
+    """A `ContainerClient`, creating the container once per process if it does not exist.
+
+    It looks first and creates only a missing one: in Azure the template creates the
+    containers and the app's container-scoped roles (read-only on landing and ML data) do
+    not allow creating one, so an existing container must cost a read, never a write."""
     from azure.core.exceptions import ResourceExistsError
 
     client = blob_service(settings).get_container_client(name)
     key = (settings.storage_connection_string, settings.storage_account_url, name)
     if key not in _ensured:
-        try:
-            client.create_container()
-        except ResourceExistsError:
-            pass
+        if not client.exists():
+            try:
+                client.create_container()
+            except ResourceExistsError:
+                pass
         _ensured.add(key)
     return client
 

@@ -5,8 +5,13 @@ Served: factories (get/put), linked services, datasets and pipelines (put/get/li
 `startFromFailure`), pipeline run get and cancel, `queryPipelineRuns` and
 `queryActivityruns` (filters, `lastUpdatedAfter`/`Before`, `orderBy`, continuation token).
 Every request needs `Authorization: Bearer <anything>` (401 otherwise, as ARM); unknown paths
-get ARM-style error JSON. `/_emulator/...` is a test hook (health, injected faults) that a
-real factory does not have.
+get ARM-style error JSON. `/_emulator/...` is a test hook (health, injected faults, the
+operations log) that a real factory does not have.
+
+Every authorized request is logged as the Azure RBAC operation a real factory would check
+(`Microsoft.DataFactory/factories/pipelines/createrun/action`, ...; `operation_of`), so
+tests can compare what a client did with what a role allows: `GET /_emulator/operations`
+(optionally `?factory=<name>`), `DELETE /_emulator/operations` to start afresh.
 """
 from __future__ import annotations
 
@@ -49,6 +54,31 @@ ROUTES: list[tuple[str, re.Pattern, str]] = [
     ]
 ]
 _TYPES = {"linkedservices": "linkedservices", "pipelines": "pipelines", "datasets": "datasets"}
+
+OPERATION_PREFIX = "Microsoft.DataFactory/factories"
+# handler -> the RBAC operation ARM authorizes it with ("{kind}" from the path).
+_OPERATIONS = {
+    ("GET", "get_factory"): "read",
+    ("PUT", "get_factory"): "write",
+    ("POST", "query_runs"): "querypipelineruns/action",
+    ("GET", "get_run"): "pipelineruns/read",
+    ("POST", "cancel_run"): "pipelineruns/cancel/action",
+    ("POST", "query_activities"): "pipelineruns/queryactivityruns/action",
+    ("POST", "create_run"): "pipelines/createrun/action",
+    ("GET", "list_resources"): "{kind}/read",
+    ("GET", "get_resource"): "{kind}/read",
+    ("PUT", "put_resource"): "{kind}/write",
+    ("DELETE", "delete_resource"): "{kind}/delete",
+}
+
+
+def operation_of(method: str, handler: str, groups: dict) -> str:
+    """The RBAC operation of one API call, e.g. Microsoft.DataFactory/factories/pipelines/
+    createrun/action."""
+    action = _OPERATIONS[(method, handler)]
+    if "{kind}" in action:
+        action = action.format(kind=_TYPES[groups["kind"].lower()])
+    return f"{OPERATION_PREFIX}/{action}"
 
 RUN_FIELDS = ("runId", "runGroupId", "isLatest", "pipelineName", "invokedBy", "lastUpdated",
               "runStart", "runEnd", "durationInMs", "status", "message")
@@ -172,10 +202,23 @@ class Api:
         self.store, self.engine = store, engine
         self.faults: list[dict] = []
         self.fault_lock = threading.Lock()
+        self.operations: list[dict] = []  # {"operation", "factory", "method", "path", "status"}
+        self.operations_lock = threading.Lock()
+
+    def record(self, operation: str | None, factory: str | None, method: str, path: str,
+               status: int) -> None:
+        with self.operations_lock:
+            self.operations.append({"operation": operation, "factory": factory,
+                                    "method": method, "path": path, "status": status})
+
+    def operations_of(self, factory: str | None = None) -> list[dict]:
+        with self.operations_lock:
+            return [dict(o) for o in self.operations
+                    if factory is None or (o["factory"] or "").lower() == factory.lower()]
 
     def handle(self, method: str, path: str, query: dict, body, headers) -> tuple[int, object, dict]:
         if path.startswith("/_emulator/"):
-            return self._admin(method, path, body)
+            return self._admin(method, path, query, body)
         auth = headers.get("Authorization") or ""
         if not auth.lower().startswith("bearer ") or not auth[7:].strip():
             return 401, _err("AuthenticationFailed",
@@ -189,25 +232,38 @@ class Api:
         for m, pattern, handler in ROUTES:
             match = pattern.match(path)
             if match and m == method:
+                groups = match.groupdict()
+                operation = operation_of(method, handler, groups)
                 if query.get("api-version") is None:
+                    self.record(operation, groups["factory"], method, path, 400)
                     return 400, _err("MissingApiVersionParameter",
                                      "The api-version query parameter (?api-version=) is "
                                      "required for all requests."), {}
                 try:
-                    return (*getattr(self, handler)(match.groupdict(), query, body), {})
+                    status, payload = getattr(self, handler)(groups, query, body)
                 except ApiError as exc:
+                    self.record(operation, groups["factory"], method, path, exc.status)
                     return exc.status, _err(exc.code, exc.message), {}
+                self.record(operation, groups["factory"], method, path, status)
+                return status, payload, {}
+        self.record(None, None, method, path, 404)
         return 404, _err("NotFound", f"No Data Factory API at {method} {path} in the local "
                                      "emulator"), {}
 
     # --- test hook -------------------------------------------------------------------------
-    def _admin(self, method: str, path: str, body) -> tuple[int, object, dict]:
+    def _admin(self, method: str, path: str, query: dict, body) -> tuple[int, object, dict]:
         if path == "/_emulator/health":
             return 200, {"ok": True}, {}
         if path == "/_emulator/faults" and method == "POST":
             with self.fault_lock:
                 self.faults.append(dict(body or {}))
             return 200, {"faults": len(self.faults)}, {}
+        if path == "/_emulator/operations" and method == "GET":
+            return 200, {"value": self.operations_of(query.get("factory"))}, {}
+        if path == "/_emulator/operations" and method == "DELETE":
+            with self.operations_lock:
+                self.operations.clear()
+            return 200, {"value": []}, {}
         return 404, _err("NotFound", path), {}
 
     def _take_fault(self, method: str, path: str) -> dict | None:
