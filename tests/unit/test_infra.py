@@ -51,7 +51,6 @@ LOCAL_ONLY = {"STORAGE_CONNECTION_STRING", "ADF_ENDPOINT", "ADF_CA_BUNDLE",
               "LOG_ANALYTICS_ENDPOINT", "LOG_ANALYTICS_CA_BUNDLE", "KEY_VAULT_CA_BUNDLE"}
 # Being added to shared/settings.py on the alerts-delivery branch (the second value of each
 # secret during a rotation): the template and the rotation already use them.
-PENDING_SETTINGS = {"ALERT_WEBHOOK_SECRET_NEXT", "ALERT_INTAKE_SECRET_NEXT"}
 # The Functions host's own settings: identity-based storage, telemetry, the plan's runtime.
 HOST_SETTINGS = {
     "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__credential",
@@ -129,7 +128,7 @@ def test_every_setting_azure_needs_is_set():
 
 
 def test_no_setting_is_set_that_the_app_does_not_read():
-    unknown = sorted(set(bicep.app_settings()) - SETTINGS - PENDING_SETTINGS)
+    unknown = sorted(set(bicep.app_settings()) - SETTINGS)
     assert unknown == []
     overrides = set(bicep.dev_parameters()["appSettingsOverrides"])
     assert sorted(overrides - SETTINGS) == []
