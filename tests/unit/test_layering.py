@@ -11,6 +11,7 @@ RANKS = {
     "shared.errors": 0, "shared.retry_after": 0, "shared.settings": 1,
     "shared.identity": 2, "shared.storage": 3, "shared.markers": 4,
     "shared.checks": 5, "shared.adf": 5, "shared.alerts": 5, "shared.landing": 5,
+    "shared.reporting": 5,  # below runs: finish_run calls it
     "shared.api_models": 6, "shared.runs": 6,
     "shared.monitoring": 7,
     "shared.orchestration": 8,
