@@ -21,13 +21,18 @@ def _stage(name: str, start: datetime, seconds: float, status: str = "succeeded"
             "durationSeconds": seconds}
 
 
+def sample_id(i: int, mode: str = "train-and-score") -> str:
+    kind = "labelled" if mode == "train-and-score" else "unlabelled"
+    return f"{kind}-{i:020x}"
+
+
 def record(i: int, mode: str = "train-and-score", status: str = "succeeded",
            drifted: bool = False, rows: int = 1000, seed: int | None = None,
            batch_id: str | None = None) -> dict:
     """Run number `i` (its times follow i): unjudged (no checks yet)."""
     rnd = random.Random(i if seed is None else seed)
-    batch_id = batch_id or f"b{i:05d}-{'lab' if mode == 'train-and-score' else 'unl'}"
     kind = "labelled" if mode == "train-and-score" else "unlabelled"
+    batch_id = batch_id or sample_id(i, mode)
     start = BASE + timedelta(minutes=10 * i)
     names = ["Preprocess", "Train", "Score"] if mode == "train-and-score" else [
         "Preprocess", "Score"]

@@ -88,7 +88,8 @@ def run_point(record: dict) -> dict:
                   if error else None),
         "checks": checks,
         "alerts": [{"id": a.get("id"), "kind": a.get("kind"), "subject": a.get("subject"),
-                    "severity": a.get("severity"), "type": a.get("type")}
+                    "severity": a.get("severity"), "type": a.get("type"),
+                    "delivery": a.get("delivery")}
                    for a in record.get("alerts") or [] if isinstance(a, dict)],
     }
 

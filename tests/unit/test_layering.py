@@ -14,7 +14,7 @@ RANKS = {
     "shared.reporting": 5,  # below runs: finish_run calls it
     "shared.api_models": 6, "shared.runs": 6,
     "shared.monitoring": 7,
-    "shared.orchestration": 8,
+    "shared.orchestration": 8, "shared.dashboard": 8,
     "shared.services": 9,
     "functions": 10, "function_app": 11,
 }

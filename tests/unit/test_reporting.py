@@ -62,7 +62,7 @@ def test_measure_reads_what_the_finding_carries(finding, expected):
 
 def test_point_carries_plot_inputs(story):
     drifted = run_point(story[8])
-    assert drifted["batchId"] == "b00008-unl" and drifted["mode"] == "score"
+    assert drifted["batchId"] == run_samples.sample_id(8, "score") and drifted["mode"] == "score"
     assert drifted["files"] == 2 and drifted["bytes"] == 200000.0
     assert set(drifted["stages"]) == {"Preprocess", "Score"}
     pd = drifted["checks"]["prediction_drift"]
@@ -100,7 +100,7 @@ def test_fold_keeps_the_newest_per_mode_and_stays_bounded():
     modes = [p["mode"] for p in summary["runs"]]
     assert modes.count("score") == 10 and modes.count("train-and-score") == 3
     assert [p["batchId"] for p in summary["runs"] if p["mode"] == "score"] == [
-        f"b{i:05d}-unl" for i in range(20, 30)]
+        run_samples.sample_id(i, "score") for i in range(20, 30)]
     # an old run finishing late goes in its place in time, and ages out with its mode
     late = fold(summary, run_point(run_samples.record(0, mode="score", batch_id="late")),
                 limit=10)
@@ -145,9 +145,10 @@ def test_hostile_text_cannot_become_a_formula_or_break_rows():
 
 def test_table_names_are_per_run_and_day():
     rec = run_samples.record(3)
-    assert table_name("runs", rec) == "reporting/runs/2026/11/01/b00003-lab.csv"
-    rerun = {**rec, "instanceId": "b00003-lab-rerun1",
+    bid = rec["batchId"]
+    assert table_name("runs", rec) == f"reporting/runs/2026/11/01/{bid}.csv"
+    rerun = {**rec, "instanceId": f"{bid}-rerun1",
              "finishedAt": "2026-11-02T01:00:00+02:00"}
-    assert table_name("checks", rerun) == "reporting/checks/2026/11/01/b00003-lab-rerun1.csv"
+    assert table_name("checks", rerun) == f"reporting/checks/2026/11/01/{bid}-rerun1.csv"
     with pytest.raises(ValueError):
         table_name("runs", {"batchId": "x"})
