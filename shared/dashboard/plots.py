@@ -244,7 +244,10 @@ def stages_plot(runs: list[dict]) -> str:
     limits_x, limits_y, p95_x, p95_y = [], [], [], []
     for i, p in enumerate(runs, 1):
         bottom = 0.0
-        for name, seconds in (p.get("stages") or {}).items():
+        stages = p.get("stages") or {}
+        order = sorted(stages, key=lambda n: (list(STAGE_COLOURS).index(n)
+                                              if n in STAGE_COLOURS else 99, n))
+        for name, seconds in ((n, stages[n]) for n in order):
             colour = STAGE_COLOURS.get(name, "#90a4ae")
             ax.bar([i], [seconds], bottom=bottom, width=0.6, color=colour,
                    label=None if name in seen else name, zorder=2)
@@ -324,7 +327,7 @@ def freshness_plot(findings: list[dict]) -> str:
     ax = plot.axes[0]
     if not ages:
         return _empty(plot, "freshness facts")
-    labels, top = [], 110.0
+    labels, top = [], 125.0
     for i, f in enumerate(ages):
         ctx = f.get("context") or {}
         limit, age = ctx.get("maxAgeSeconds"), ctx.get("ageSeconds")
@@ -336,13 +339,16 @@ def freshness_plot(findings: list[dict]) -> str:
         gid = f"freshness-bar-{i}"
         if _finite(age, limit) and limit > 0:
             share = 100.0 * age / limit
-            top = max(top, share * 1.1)
+            top = max(top, share * 1.25)
             ax.barh([i], [share], color=LEVEL_COLOURS.get(f.get("status")), height=0.6,
                     gid=gid, zorder=2)
             tip = f"{name}: {age / 3600:.1f} h old of {limit / 3600:g} h allowed"
+            ax.text(share, i, f"  {age / 3600:.1f} h of {limit / 3600:g} h", va="center",
+                    fontsize=7, color="#424242")
         else:
             ax.barh([i], [0], height=0.6, gid=gid)
             tip = f"{name}: nothing seen yet"
+            ax.text(0, i, "  nothing seen yet", va="center", fontsize=7, color="#757575")
         plot.tips[gid] = (f"bar level-{f.get('status')}", tip)
     ax.axvline(100, color=LEVEL_COLOURS["alert"], linestyle="--", linewidth=1,
                gid="freshness-limit", label="limit")
