@@ -28,6 +28,7 @@ from shared.dashboard.html import (
 
 SEVERITIES = ("Sev0", "Sev1", "Sev2", "Sev3", "Sev4")
 LAST_RUNS = 20
+PLOT_WINDOW = 100  # runs per plot (of its kind), newest; the summary keeps 100 per mode
 PORTAL = "https://adf.azure.com/en/monitoring/pipelineruns/"
 
 
@@ -147,9 +148,11 @@ def _freshness_table(findings: list[dict]) -> Html:
 
 
 def overview_page(data: dict, links: Links) -> str:
-    points = data["summary"].get("runs") or []
-    training = [p for p in points if p.get("mode") == "train-and-score"]
-    scoring = [p for p in points if p.get("status") == "succeeded" and p.get("predictions")]
+    everything = data["summary"].get("runs") or []
+    points = everything[-PLOT_WINDOW:]
+    training = [p for p in everything if p.get("mode") == "train-and-score"][-PLOT_WINDOW:]
+    scoring = [p for p in everything
+               if p.get("status") == "succeeded" and p.get("predictions")][-PLOT_WINDOW:]
     body = [
         section("health", "Health", _health(data.get("health"))),
         section("open-alerts", "Open alerts by severity", _open_alerts(data["alerts"], links)),

@@ -60,17 +60,51 @@ class Plot:
     tips: dict[str, tuple[str, str]] = field(default_factory=dict)  # gid -> (class, title)
 
     def __post_init__(self):
+        self._batches: dict[tuple, tuple] = {}
         self.figure = _figure_class()(figsize=(WIDTH, self.height), dpi=72,
                                       layout="constrained")
         self.axes = self.figure.subplots(self.rows, 1, sharex=True, squeeze=False)[:, 0]
 
     def point(self, ax, series: str, i: int, x, y, level: str | None, tip: str,
               marker: str = "o", size: float = 6, colour: str | None = None):
-        gid = f"{self.name}-{series}-{i}"
-        ax.plot([x], [y], marker=marker, markersize=size, linestyle="none", gid=gid,
-                color=colour or LEVEL_COLOURS.get(level, LEVEL_COLOURS[None]),
-                markeredgecolor="#212121", markeredgewidth=0.5, zorder=3)
-        self.tips[gid] = (f"point series-{series} level-{level or 'none'}", tip)
+        """A point of `series`; drawn with the others of its look as one artist (fast at a
+        hundred points), then split into one `<g id="<plot>-<series>-<i>">` per point."""
+        colour = colour or LEVEL_COLOURS.get(level, LEVEL_COLOURS[None])
+        key = (id(ax), series, level, marker, size, colour)
+        if key not in self._batches:
+            self._batches[key] = (ax, [])
+        cls = f"point series-{series} level-{level or 'none'}"
+        self._batches[key][1].append((f"{self.name}-{series}-{i}", x, y, cls, tip))
+
+    def _draw_points(self) -> dict[str, list]:
+        groups = {}
+        for k, ((_, series, level, marker, size, colour), (ax, pts)) in enumerate(
+                self._batches.items()):
+            gid = f"{self.name}-batch{k}"
+            ax.plot([p[1] for p in pts], [p[2] for p in pts], marker=marker, markersize=size,
+                    linestyle="none", color=colour, markeredgecolor="#212121",
+                    markeredgewidth=0.5, zorder=3, gid=gid)
+            groups[gid] = pts
+        return groups
+
+    @staticmethod
+    def _split_points(text: str, groups: dict[str, list]) -> str:
+        """Wrap the k-th marker (`<use .../>`) of each batch in its point's group."""
+        for gid, pts in groups.items():
+            start = text.find(f'<g id="{gid}">')
+            if start < 0:
+                continue
+            out, pos = [], start
+            for pid, _, _, cls, tip in pts:
+                m = re.compile(r"<use [^>]*/>").search(text, pos)
+                if m is None:
+                    break
+                out.append(text[pos:m.start()])
+                out.append(f'<g id="{pid}" class="{cls}"><title>{html.escape(tip)}</title>'
+                           f"{m.group(0)}</g>")
+                pos = m.end()
+            text = text[:start] + "".join(out) + text[pos:]
+        return text
 
     def band(self, ax, name: str, low: float, high: float, colour: str, label: str):
         gid = f"{self.name}-{name}"
@@ -78,15 +112,20 @@ class Plot:
         self.tips[gid] = (f"band {name}", label)
 
     def svg(self) -> str:
+        groups = self._draw_points()
         buf = io.StringIO()
         self.figure.savefig(buf, format="svg", metadata={"Date": None})
-        text = buf.getvalue()
+        text = self._split_points(buf.getvalue(), groups)
         text = text[text.index("<svg"):]  # no XML declaration or DOCTYPE inline
         text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.S)
-        for gid, (cls, tip) in self.tips.items():
-            text = text.replace(f'<g id="{gid}">',
-                                f'<g id="{gid}" class="{cls}"><title>{html.escape(tip)}</title>',
-                                1)
+        def tooltip(m):
+            gid = m.group(1)
+            if gid not in self.tips:
+                return m.group(0)
+            cls, tip = self.tips[gid]
+            return f'<g id="{gid}" class="{cls}"><title>{html.escape(tip)}</title>'
+
+        text = re.sub(r'<g id="([^"]+)">', tooltip, text)  # one pass, whatever the points
         title_id, desc_id = f"{self.name}-title", f"{self.name}-desc"
         m = re.match(r'<svg [^>]*width="([\d.]+)pt" height="([\d.]+)pt"', text)
         text = re.sub(r' width="[\d.]+pt" height="[\d.]+pt"', "", text, count=1)
@@ -240,19 +279,18 @@ def stages_plot(runs: list[dict]) -> str:
     ax = plot.axes[0]
     if not runs:
         return _empty(plot, "finished runs")
-    seen = set()
+    names = sorted({n for p in runs for n in p.get("stages") or {}},
+                   key=lambda n: (list(STAGE_COLOURS).index(n) if n in STAGE_COLOURS else 99, n))
+    bottom = [0.0] * len(runs)
+    width = min(14.0, 0.6 * 400 / max(len(runs), 1))  # a bar's width in points
+    for name in names:  # one stacked layer per stage name, every run at once
+        heights = [float((p.get("stages") or {}).get(name) or 0.0) for p in runs]
+        top = [b + h for b, h in zip(bottom, heights, strict=True)]
+        ax.vlines(range(1, len(runs) + 1), bottom, top, linewidth=width, capstyle="butt",
+                  color=STAGE_COLOURS.get(name, "#90a4ae"), label=name, zorder=2)
+        bottom = top
     limits_x, limits_y, p95_x, p95_y = [], [], [], []
     for i, p in enumerate(runs, 1):
-        bottom = 0.0
-        stages = p.get("stages") or {}
-        order = sorted(stages, key=lambda n: (list(STAGE_COLOURS).index(n)
-                                              if n in STAGE_COLOURS else 99, n))
-        for name, seconds in ((n, stages[n]) for n in order):
-            colour = STAGE_COLOURS.get(name, "#90a4ae")
-            ax.bar([i], [seconds], bottom=bottom, width=0.6, color=colour,
-                   label=None if name in seen else name, zorder=2)
-            seen.add(name)
-            bottom += seconds
         total = p.get("durationSeconds")
         rs = p["checks"].get("run_slow") or {}
         if _finite(total):
@@ -291,16 +329,15 @@ def volume_plot(runs: list[dict]) -> str:
     for ax, series, check, key, label in (
             (plot.axes[0], "rows", "row_count_anomaly", "rowsIn", "rows in"),
             (plot.axes[1], "bytes", "file_size_anomaly", "bytes", "bytes")):
+        range_x, range_y = [], []
         for i, p in enumerate(runs, 1):
             m = p["checks"].get(check) or {}
             value = m.get("value", p.get(key))
             if not _finite(value):
                 continue
             if _finite(m.get("low"), m.get("high")):
-                ax.plot([i, i], [m["low"], m["high"]], color="#90a4ae", linewidth=4,
-                        alpha=0.6, solid_capstyle="butt", zorder=1,
-                        label="usual range" if i == 1 or not ax.get_legend_handles_labels()[0]
-                        else None)
+                range_x += [i, i, math.nan]
+                range_y += [m["low"], m["high"], math.nan]
             level = m.get("level")
             plot.point(ax, series, i, i, value, level,
                        f"{p.get('batchId')} ({_when(p)}): {value:,.0f} {label}"
@@ -309,6 +346,9 @@ def volume_plot(runs: list[dict]) -> str:
                        + (" ANOMALY" if level == "alert" else ""),
                        marker="X" if level == "alert" else "o",
                        size=9 if level == "alert" else 6)
+        if range_x:
+            ax.plot(range_x, range_y, color="#90a4ae", linewidth=4, alpha=0.6,
+                    solid_capstyle="butt", zorder=1, label="usual range")
         ax.set_ylabel(label)
         ax.set_ylim(bottom=0)
         ax.legend(loc="upper left", fontsize=7, frameon=False)
