@@ -1,5 +1,8 @@
 """The Function App: builds `app` and registers the blueprints. No I/O, no clients, no heavy
-imports here (cold start): blueprints import `shared` lazily inside their handlers."""
+imports here (cold start): blueprints import `shared` lazily inside their handlers.
+Telemetry (`shared.telemetry`) starts only when APPLICATIONINSIGHTS_CONNECTION_STRING is set."""
+import os
+
 import azure.durable_functions as df
 
 from functions.alerts_api import bp as alerts_bp
@@ -12,3 +15,8 @@ from functions.triggers import bp as triggers_bp
 app = df.DFApp()
 for blueprint in (health_bp, triggers_bp, runs_bp, alerts_bp, orchestration_bp, dashboard_bp):
     app.register_functions(blueprint)
+
+if os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):
+    from shared.telemetry import configure
+
+    configure()
