@@ -78,7 +78,7 @@ class Plot:
 
     def _draw_points(self) -> dict[str, list]:
         groups = {}
-        for k, ((_, series, level, marker, size, colour), (ax, pts)) in enumerate(
+        for k, ((_, _, _, marker, size, colour), (ax, pts)) in enumerate(
                 self._batches.items()):
             gid = f"{self.name}-batch{k}"
             ax.plot([p[1] for p in pts], [p[2] for p in pts], marker=marker, markersize=size,
