@@ -75,6 +75,8 @@ class Plot:
             self._batches[key] = (ax, [])
         cls = f"point series-{series} level-{level or 'none'}"
         self._batches[key][1].append((f"{self.name}-{series}-{i}", x, y, cls, tip))
+        ax.update_datalim([(x, y)])  # limits set before drawing must already include it
+        ax.autoscale_view()
 
     def _draw_points(self) -> dict[str, list]:
         groups = {}
@@ -94,9 +96,11 @@ class Plot:
             start = text.find(f'<g id="{gid}">')
             if start < 0:
                 continue
+            end = text.find('<g id="', start + 1)  # this batch's markers end before it
+            end = len(text) if end < 0 else end
             out, pos = [], start
             for pid, _, _, cls, tip in pts:
-                m = re.compile(r"<use [^>]*/>").search(text, pos)
+                m = re.compile(r"<use [^>]*/>").search(text, pos, end)
                 if m is None:
                     break
                 out.append(text[pos:m.start()])
@@ -145,6 +149,11 @@ def _finite(*values) -> bool:
 
 def _when(p: dict) -> str:
     return str(p.get("finishedAt") or p.get("startedAt") or "")[:16].replace("T", " ")
+
+
+def _legend(ax, **kw):
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, frameon=False, **kw)
 
 
 def _x_axis(ax, n: int, what: str):
@@ -206,7 +215,7 @@ def accuracy_plot(training: list[dict], champion: dict | None, tolerance: float)
         ax.set_ylim(min(values) - 0.005, min(1.0, max(values) + 0.02))
     ax.set_ylabel("hold-out accuracy")
     _x_axis(ax, len(training), "training runs")
-    ax.legend(loc="lower left", fontsize=7, frameon=False)
+    _legend(ax, loc="lower left")
     return plot.svg()
 
 
@@ -265,7 +274,7 @@ def drift_plot(scoring: list[dict]) -> str:
     p_ax.set_ylim(0, top["p"])
     p_ax.set_ylabel("-log10 p")
     for ax in plot.axes:
-        ax.legend(loc="upper left", fontsize=7, frameon=False)
+        _legend(ax, loc="upper left")
     _x_axis(p_ax, len(scoring), "scoring runs")
     return plot.svg()
 
@@ -312,7 +321,7 @@ def stages_plot(runs: list[dict]) -> str:
                 linewidth=1.2, gid="stages-limit", label="slow above (p95 x factor)")
     ax.set_ylabel("seconds")
     _x_axis(ax, len(runs), "runs")
-    ax.legend(loc="upper left", fontsize=7, frameon=False, ncols=5)
+    _legend(ax, loc="upper left", ncols=5)
     ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
     return plot.svg()
 
@@ -351,7 +360,7 @@ def volume_plot(runs: list[dict]) -> str:
                     solid_capstyle="butt", zorder=1, label="usual range")
         ax.set_ylabel(label)
         ax.set_ylim(bottom=0)
-        ax.legend(loc="upper left", fontsize=7, frameon=False)
+        _legend(ax, loc="upper left")
     _x_axis(plot.axes[1], len(runs), "batches")
     return plot.svg()
 

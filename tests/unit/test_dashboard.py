@@ -200,3 +200,16 @@ def test_routes_are_registered_with_function_auth():
                 routes[d["route"]] = getattr(d["authLevel"], "value", d["authLevel"])
     assert routes == {"dashboard": "function", "dashboard/runs/{id}": "function",
                       "dashboard/alerts": "function"}
+
+
+def test_points_are_drawn_whatever_their_scale():
+    """Points are drawn as one artist per series after the axes are set up: the limits must
+    still include them (an axis with no range lines, values far from 0..1)."""
+    from shared.dashboard import plots
+
+    points = [{"batchId": f"b{i}", "rowsIn": 600.0, "bytes": 90000.0 + i, "checks": {
+        "row_count_anomaly": {"level": "insufficient-history", "value": 600.0},
+        "file_size_anomaly": {"level": "insufficient-history", "value": 90000.0 + i}}}
+        for i in range(4)]
+    svg = plots.volume_plot(points)
+    assert svg.count('class="point series-rows ') == svg.count('class="point series-bytes ') == 4
