@@ -28,8 +28,9 @@ test-fast: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# `make demo DEMO_ARGS=--keep` keeps the stack up afterwards to look at the dashboard.
 demo: setup
-	$(PY) -m devstack demo
+	$(PY) -m devstack demo $(DEMO_ARGS)
 
 up: setup
 	$(PY) -m devstack up

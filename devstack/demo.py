@@ -2,15 +2,19 @@
 
 A labelled batch lands -> event -> run -> preprocess/train/score -> model promoted ->
 predictions; an unlabelled batch -> score-only run; a drifted batch -> drift alerts at the
-receiver; a clean batch -> alerts resolved. Ends with a summary table; exits non-zero naming
-the step that failed. Everything it starts is stopped at the end, also on Ctrl-C.
+receiver; a clean batch -> alerts resolved. Ends with a summary table and the dashboard's
+URL (with the function key); exits non-zero naming the step that failed. Everything it starts
+is stopped at the end, also on Ctrl-C; with `--keep` the stack stays up (and its data folder
+stays) until Ctrl-C or SIGTERM, so a person can open the dashboard.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import shutil
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -21,6 +25,7 @@ from rich.table import Table
 from devstack.api_client import AppClient
 from devstack.azurite import ROOT
 from devstack.stack import LocalStack
+from devstack.up import dashboard_url
 
 # Wide enough for the summary table when the output is a log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -157,9 +162,20 @@ def summary(story: Story) -> Table:
     return table
 
 
+def keep_up(stack: LocalStack) -> None:
+    """Wait for Ctrl-C or SIGTERM with the stack running."""
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    console.print(f"the local stack stays up (host {stack.host.base_url}); Ctrl-C stops it")
+    stopping.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m devstack demo", description=__doc__.splitlines()[0])
-    p.add_argument("--keep", action="store_true", help="keep the demo's data folder")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the stack up after the story (and its data folder) until Ctrl-C, "
+                        "to look at the dashboard")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     root = ROOT / ".devstack" / "demo"
@@ -170,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         tell(story)
         console.print(summary(story))
         console.print(f"[bold green]demo passed[/] in {time.monotonic() - started:.0f} s")
+        console.print(f"dashboard: [bold]{dashboard_url(story.stack.host)}[/]"
+                      + ("" if args.keep else "  (run with --keep to open it)"), soft_wrap=True)
+        if args.keep:
+            keep_up(story.stack)
         return 0
     except StepFailed as exc:
         console.print(summary(story))

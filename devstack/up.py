@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 from devstack.azurite import ROOT
 from devstack.stack import EXAMPLE_SETTINGS, LocalStack
@@ -52,12 +53,18 @@ def _host_listing(host, timeout: float = 15.0) -> list[str]:
             if line.startswith(("Functions:", "Keys:", "Durable API", "Blob watcher", "\t"))]
 
 
+def dashboard_url(host) -> str:
+    """The dashboard's overview with the function key, ready to open in a browser."""
+    return f"{host.base_url}/api/dashboard?code={quote(host.function_key or '', safe='')}"
+
+
 def describe(stack: LocalStack) -> str:
     s = stack.settings()
     host = stack.host
     lines = [
         "adf-ml-glue local stack is up",
         f"  host stand-in   {host.base_url}  (function key: {host.function_key})",
+        f"  dashboard       {dashboard_url(host)}",
         f"  Durable API     {host.base_url}/runtime/webhooks/durabletask/instances",
         f"  Data Factory    {stack.emulator.endpoint}  (CA: {stack.emulator.ca_file})",
         f"  Azurite         blob 127.0.0.1:{stack.azurite.blob_port}, queue "

@@ -13,6 +13,21 @@ def _services():
     return get_services()
 
 
+def _traced(name: str, payload, call):
+    """Run an activity of a run with its ids in the log context (and a span and metrics
+    when telemetry is on: `shared.telemetry`)."""
+    from shared import telemetry
+
+    with telemetry.activity(name, payload) as scope:
+        result = call(_services(), payload)
+        scope.learned(result)
+    if name == "begin_run":
+        telemetry.run_started(payload.get("batch", {}).get("mode"))
+    elif name == "finish_run":
+        telemetry.run_finished(result, payload.get("mode"))
+    return result
+
+
 # --- orchestrators ---------------------------------------------------------------------------
 
 @bp.function_name("pipeline_run")  # contract.PIPELINE_RUN
@@ -46,7 +61,7 @@ def freshness_monitor(context: df.DurableOrchestrationContext):
 def begin_run(payload: dict) -> dict:
     from shared.runs import activities
 
-    return activities.begin_run(_services(), payload)
+    return _traced("begin_run", payload, activities.begin_run)
 
 
 @bp.function_name("start_adf_run")  # contract.START_ADF_RUN
@@ -54,7 +69,7 @@ def begin_run(payload: dict) -> dict:
 def start_adf_run(payload: dict) -> dict:
     from shared.runs import activities
 
-    return activities.start_adf_run(_services(), payload)
+    return _traced("start_adf_run", payload, activities.start_adf_run)
 
 
 @bp.function_name("rerun_adf_run")  # contract.RERUN_ADF_RUN
@@ -62,7 +77,7 @@ def start_adf_run(payload: dict) -> dict:
 def rerun_adf_run(payload: dict) -> dict:
     from shared.runs import activities
 
-    return activities.rerun_adf_run(_services(), payload)
+    return _traced("rerun_adf_run", payload, activities.rerun_adf_run)
 
 
 @bp.function_name("get_adf_run_status")  # contract.GET_ADF_RUN_STATUS
@@ -70,7 +85,7 @@ def rerun_adf_run(payload: dict) -> dict:
 def get_adf_run_status(payload: str) -> dict:
     from shared.runs import activities
 
-    return activities.get_adf_run_status(_services(), payload)
+    return _traced("get_adf_run_status", payload, activities.get_adf_run_status)
 
 
 @bp.function_name("cancel_adf_run")  # contract.CANCEL_ADF_RUN
@@ -78,7 +93,7 @@ def get_adf_run_status(payload: str) -> dict:
 def cancel_adf_run(payload: str) -> dict:
     from shared.runs import activities
 
-    return activities.cancel_adf_run(_services(), payload)
+    return _traced("cancel_adf_run", payload, activities.cancel_adf_run)
 
 
 @bp.function_name("finish_run")  # contract.FINISH_RUN
@@ -86,7 +101,7 @@ def cancel_adf_run(payload: str) -> dict:
 def finish_run(payload: dict) -> dict:
     from shared.runs import activities
 
-    return activities.finish_run(_services(), payload)
+    return _traced("finish_run", payload, activities.finish_run)
 
 
 # --- activities of batch_sealer and freshness_monitor --------------------------------------

@@ -11,6 +11,7 @@ from shared.adf.client import RUN_LOOKBACK_HOURS
 from shared.landing.batch import Batch
 from shared.landing.detection import Detector
 from shared.markers import NEWEST_PREDICTIONS, raise_marker
+from shared.reporting import record_finished_run
 from shared.runs.ml_layout import CODE_POINTER
 from shared.runs.records import RunRecords
 
@@ -115,6 +116,7 @@ def finish_run(services, result: dict) -> dict:
     judged = evaluate_finished_run(services, {**before, **result})
     # One write: the terminal status and its judgement appear together.
     record = records.update(result["batchId"], {**result, **judged})
+    record_finished_run(services, record)  # dashboard summary + BI tables, idempotent
     log.info("batch %s: run %s ended %s after %.0fs (ADF runs %s)", result["batchId"],
              result["instanceId"], result["status"], result["durationSeconds"],
              ",".join(result["adfRunIds"]))
