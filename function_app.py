@@ -4,10 +4,11 @@ import azure.durable_functions as df
 
 from functions.alerts_api import bp as alerts_bp
 from functions.health import bp as health_bp
+from functions.openapi import bp as openapi_bp
 from functions.orchestration import bp as orchestration_bp
 from functions.runs_api import bp as runs_bp
 from functions.triggers import bp as triggers_bp
 
 app = df.DFApp()
-for blueprint in (health_bp, triggers_bp, runs_bp, alerts_bp, orchestration_bp):
+for blueprint in (health_bp, openapi_bp, triggers_bp, runs_bp, alerts_bp, orchestration_bp):
     app.register_functions(blueprint)

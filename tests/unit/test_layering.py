@@ -12,7 +12,7 @@ RANKS = {
     "shared.identity": 2, "shared.storage": 3, "shared.markers": 4,
     "shared.checks": 5, "shared.adf": 5, "shared.alerts": 5, "shared.landing": 5,
     "shared.api_models": 6, "shared.runs": 6,
-    "shared.monitoring": 7,
+    "shared.monitoring": 7, "shared.openapi": 7,
     "shared.orchestration": 8,
     "shared.services": 9,
     "functions": 10, "function_app": 11,
