@@ -171,6 +171,42 @@ def api_schema(surface):
     return schemathesis.openapi.from_url(f"{base}/api/openapi.json", config=config, timeout=30)
 
 
+def documented_exchange(api_schema, stack, method, path, **case_kw):
+    """One request made from the document and its answer checked against it."""
+    key = {"x-functions-key": stack.stack.host.function_key}
+    case = api_schema[path][method].Case(**case_kw)
+    response = case.call(headers=key, timeout=60)
+    case.validate_response(response, checks=CHECKS, headers=key)
+    return response
+
+
+def test_a_real_run_and_its_rerun_are_answered_as_documented(api_schema, surface):
+    """What the fuzz cannot reach on an empty landing zone: a run that exists. On a stack
+    without a champion model a score-only run fails at Score, quickly."""
+    blob = surface.land("unlabelled", 50, seed=7, name="surface-run")
+    started = documented_exchange(api_schema, surface, "POST", "/runs", body={"files": [blob]})
+    assert started.status_code == 202
+    batch_id = started.json()["runs"][0]["batchId"]
+    record = surface.api.wait_for_run(batch_id, timeout=240)
+    assert record["status"] == "failed", record
+    got = documented_exchange(api_schema, surface, "GET", "/runs/{id}",
+                              path_parameters={"id": batch_id})
+    assert got.status_code == 200 and got.json()["error"]["activity"] == "Score"
+    listed = documented_exchange(api_schema, surface, "GET", "/runs", query={"limit": 5})
+    assert [r["batchId"] for r in listed.json()["runs"]] == [batch_id]
+    not_running = documented_exchange(api_schema, surface, "POST", "/runs/{id}/cancel",
+                                      path_parameters={"id": batch_id})
+    assert not_running.status_code == 409 and not_running.json()["error"] == "run is not running"
+    rerun = documented_exchange(api_schema, surface, "POST", "/runs/{id}/rerun",
+                                path_parameters={"id": batch_id})
+    assert rerun.status_code == 202 and rerun.json()["rerunOf"] == record["adfRunIds"][-1]
+    again = surface.api.wait_for_rerun(batch_id, 2)
+    assert again["status"] == "failed"
+    again = documented_exchange(api_schema, surface, "GET", "/runs/{id}",
+                                path_parameters={"id": batch_id})
+    assert len(again.json()["adfRunIds"]) == 2
+
+
 # Schemathesis' own pytest parametrization does not run under pytest 9 (it sets
 # `request.node._nodeid`), so each documented operation is a test here, and Hypothesis
 # drives the operation's strategies: valid requests, then requests that break the document.
