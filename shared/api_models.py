@@ -87,6 +87,10 @@ def parse_json_body(body: bytes, limit: int) -> object | None:
         raise BadRequest("body is nested too deeply") from None
 
 
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "true or false", type(None): "null"}
+
+
 def _not_json(constant: str):
     """NaN and Infinity: Python's json reads them, but JSON (RFC 8259) has no such numbers,
     and a request's values travel on as JSON (orchestration input, ADF parameters)."""
@@ -99,7 +103,7 @@ def parse_run_request(body: bytes) -> RunRequest | None:
     if data is None and not body.strip():
         return None
     if not isinstance(data, dict):  # `null` too: only no body at all means "sweep now"
-        raise BadRequest(f"body must be a JSON object, not {type(data).__name__}")
+        raise BadRequest(f"body must be a JSON object, not {_JSON_TYPES[type(data)]}")
     try:
         return RunRequest.model_validate(data)
     except ValidationError as err:

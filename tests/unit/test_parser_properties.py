@@ -49,6 +49,17 @@ def ascii_digits(text: str, n: int) -> bool:
     return len(text) == n and set(text) <= DIGITS
 
 
+def unsafe_rule(text: str, inner: list[str]) -> str | None:
+    """The safety rules shared by names and prefixes, in the order they are checked."""
+    if "\\" in text:
+        return "backslash"
+    if any(control(c) for c in text):
+        return "control character"
+    if any(s in ("", ".", "..") for s in inner):
+        return "segment"
+    return None
+
+
 def broken_name_rule(name: str) -> str | None:
     """The words of the rule `name` breaks (checked in this order), or None if it is in
     the layout."""
@@ -56,13 +67,9 @@ def broken_name_rule(name: str) -> str | None:
         return "non-empty"
     if len(name) > MAX_NAME_LENGTH:
         return "characters"
-    if "\\" in name:
-        return "backslash"
-    if any(control(c) for c in name):
-        return "control character"
     segments = name.split("/")
-    if any(s in ("", ".", "..") for s in segments):
-        return "segment"
+    if unsafe := unsafe_rule(name, segments):
+        return unsafe
     if (len(segments) < 5 or segments[0] not in KINDS or not ascii_digits(segments[1], 4)
             or not ascii_digits(segments[2], 2) or not ascii_digits(segments[3], 2)):
         return "expected {labelled|unlabelled}/YYYY/MM/DD/<file>"
@@ -76,13 +83,9 @@ def broken_name_rule(name: str) -> str | None:
 def broken_prefix_rule(prefix: str) -> str | None:
     if not prefix or len(prefix) > MAX_NAME_LENGTH:
         return "characters"
-    if "\\" in prefix:
-        return "backslash"
-    if any(control(c) for c in prefix):
-        return "control character"
     segments = prefix.split("/")
-    if any(s in ("", ".", "..") for s in segments[:-1]):  # it may end with "/"
-        return "segment"
+    if unsafe := unsafe_rule(prefix, segments[:-1]):  # it may end with "/"
+        return unsafe
     # kind/ then whole YYYY/, MM/, DD/ segments, then anything below a day.
     shape = [lambda s: s in KINDS, lambda s: ascii_digits(s, 4), lambda s: ascii_digits(s, 2),
              lambda s: ascii_digits(s, 2)]
