@@ -8,14 +8,15 @@ import azure.durable_functions as df
 from functions.alerts_api import bp as alerts_bp
 from functions.dashboard import bp as dashboard_bp
 from functions.health import bp as health_bp
+from functions.openapi import bp as openapi_bp
 from functions.orchestration import bp as orchestration_bp
 from functions.runs_api import bp as runs_bp
 from functions.secrets import bp as secrets_bp
 from functions.triggers import bp as triggers_bp
 
 app = df.DFApp()
-for blueprint in (health_bp, triggers_bp, runs_bp, alerts_bp, orchestration_bp, dashboard_bp,
-                  secrets_bp):
+for blueprint in (health_bp, openapi_bp, triggers_bp, runs_bp, alerts_bp, orchestration_bp,
+                  dashboard_bp, secrets_bp):
     app.register_functions(blueprint)
 
 if os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):

@@ -25,7 +25,7 @@ async def receive_alert(req: func.HttpRequest, client: df.DurableOrchestrationCl
         action_started,
         receive_alert,
     )
-    from shared.api_models import check_content_length
+    from shared.json_body import check_content_length
     from shared.orchestration.starters import start_action_run
     from shared.services import get_services
 
@@ -59,10 +59,10 @@ async def receive_alert(req: func.HttpRequest, client: df.DurableOrchestrationCl
 @maps_errors
 def list_alerts(req: func.HttpRequest) -> func.HttpResponse:
     from shared.alerts import list_alerts
-    from shared.api_models import parse_limit
+    from shared.api_models import parse_alert_state, parse_limit
     from shared.services import get_services
 
     limit = parse_limit(req.params.get("limit"), default=50)
-    open_only = req.params.get("state", "open") == "open"
+    open_only = parse_alert_state(req.params.get("state"))
     return json_response({"alerts": list_alerts(get_services(), open_only=open_only,
                                                 limit=limit)})

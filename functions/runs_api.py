@@ -16,7 +16,8 @@ AUTH = func.AuthLevel.FUNCTION
 @bp.durable_client_input(client_name="client")
 @maps_errors
 async def start_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient):
-    from shared.api_models import MAX_RUN_REQUEST_BYTES, check_content_length, parse_run_request
+    from shared.api_models import MAX_RUN_REQUEST_BYTES, parse_run_request
+    from shared.json_body import check_content_length
     from shared.orchestration.starters import start_files, sweep_and_start
     from shared.services import get_services
 

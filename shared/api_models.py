@@ -2,14 +2,14 @@
 validated here, and refused with an `AppError` naming the field."""
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
-from shared.errors import BadRequest, PayloadTooLarge, describe_validation_error
+from shared.errors import BadRequest, describe_validation_error
+from shared.json_body import digits_exceed, parse_json_body
 from shared.landing.batch import RunOverrides
-from shared.landing.layout import KINDS, check_landing_name, check_prefix
+from shared.landing.layout import KINDS, NameOutsideLayout, check_landing_name, check_prefix
 
 MAX_RUN_REQUEST_BYTES = 1024 * 1024
 
@@ -17,11 +17,20 @@ MAX_RUN_REQUEST_BYTES = 1024 * 1024
 class RunRequest(RunOverrides):
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["train-and-score", "score"] | None = None
-    files: list[str] | None = Field(None, min_length=1, max_length=10_000)
-    prefix: str | None = Field(None, min_length=1)
-    reason: str | None = Field(None, max_length=500)
+    mode: Literal["train-and-score", "score"] | None = Field(
+        None, description="default: from the files' kind (labelled: train-and-score)")
+    files: list[str] | None = Field(
+        None, min_length=1, max_length=10_000,
+        description="landing blob names, {labelled|unlabelled}/YYYY/MM/DD/<file>; "
+                    "not with prefix")
+    prefix: str | None = Field(
+        None, min_length=1,
+        description="sweep this listing prefix of the layout ({labelled|unlabelled}/"
+                    "[YYYY/[MM/[DD/...]]]) instead of the recent partitions; not with files")
+    reason: str | None = Field(None, max_length=500, description="kept in the run record")
 
+    # A name outside the layout is refused as such (NameOutsideLayout is no ValueError, so
+    # pydantic lets it through), its detail naming the field and the rule.
     @field_validator("prefix")
     @classmethod
     def _prefix_in_layout(cls, v: str | None) -> str | None:
@@ -35,8 +44,8 @@ class RunRequest(RunOverrides):
         for i, name in enumerate(v or []):
             try:
                 check_landing_name(name)
-            except BadRequest as exc:
-                raise ValueError(f"[{i}] {exc.detail}") from None
+            except NameOutsideLayout as exc:
+                raise NameOutsideLayout(f"files[{i}]: {exc.detail}") from None
         return v
 
     def model_post_init(self, _) -> None:
@@ -47,34 +56,17 @@ class RunRequest(RunOverrides):
         return RunOverrides(**self.model_dump(include=set(RunOverrides.model_fields)))
 
 
-def check_content_length(header: str | None, limit: int) -> None:
-    """Refuse a body by its declared size, before reading it (when the size is given)."""
-    if header is not None and header.strip().isascii() and header.strip().isdigit() \
-            and int(header) > limit:
-        raise PayloadTooLarge(f"Content-Length is {int(header)} bytes; the limit is {limit}")
-
-
-def parse_json_body(body: bytes, limit: int) -> object | None:
-    """The decoded JSON body (None when empty); BadRequest on malformed JSON."""
-    if len(body) > limit:
-        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {limit}")
-    if not body.strip():
-        return None
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise BadRequest("body is nested too deeply") from None
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "true or false", type(None): "null"}
 
 
 def parse_run_request(body: bytes) -> RunRequest | None:
     """The run request in `body`, or None for an empty body (sweep now)."""
     data = parse_json_body(body, MAX_RUN_REQUEST_BYTES)
-    if data is None:
+    if data is None and not body.strip():
         return None
-    if not isinstance(data, dict):
-        raise BadRequest(f"body must be a JSON object, not {type(data).__name__}")
+    if not isinstance(data, dict):  # `null` too: only no body at all means "sweep now"
+        raise BadRequest(f"body must be a JSON object, not {_JSON_TYPES[type(data)]}")
     try:
         return RunRequest.model_validate(data)
     except ValidationError as err:
@@ -86,16 +78,27 @@ def parse_run_request(body: bytes) -> RunRequest | None:
 
 
 def parse_limit(raw: str | None, default: int = 20, maximum: int = 200) -> int:
-    if raw is None or raw == "":
+    """The `limit` query parameter; absent gives `default` (`?limit=` is no number)."""
+    if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or digits_exceed(raw, maximum) or int(raw) < 1:
         raise BadRequest(f"limit: expected a whole number from 1 to {maximum}")
     return int(raw)
 
 
+def parse_alert_state(raw: str | None) -> bool:
+    """The `state` query parameter of the alert list: True for `open` (the default),
+    False for `all`."""
+    if raw is None or raw == "open":
+        return True
+    if raw == "all":
+        return False
+    raise BadRequest("state: expected open or all")
+
+
 def parse_kind(raw: str | None) -> str | None:
     """The `kind` query parameter: one of the landing kinds, or absent."""
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw not in KINDS:
         raise BadRequest(f"kind: expected one of {', '.join(KINDS)}")

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +41,7 @@ from shared.errors import (
     Unauthorized,
     describe_validation_error,
 )
+from shared.json_body import parse_json_body
 from shared.settings import parse_rule_actions
 
 log = logging.getLogger(__name__)
@@ -139,9 +139,9 @@ def parse(body: bytes | str, provided_secret: str | None = None,
                               "payload too large")
     check_secret(provided_secret, expected_secret)
     try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidAlert("body: not valid JSON") from None
+        doc = parse_json_body(raw, MAX_BODY_BYTES)
+    except BadRequest as exc:
+        raise InvalidAlert(f"body: {exc.detail.removeprefix('body is ')}") from None
     if not isinstance(doc, dict):
         raise InvalidAlert("body: expected a JSON object")
     try:

@@ -1,8 +1,23 @@
-"""Health report for /api/health: settings, storage, Data Factory, alert sinks and the Log
-Analytics query. Each check gives ok plus a detail; the report is ok only if all are."""
+"""Health: the report behind `GET /api/health/details` (settings, storage, Data Factory,
+alert sinks, the Log Analytics query; each check gives ok plus a detail, the report is ok
+only if all are) and the verdict behind anonymous `GET /api/health` (`{"ok": bool}`).
+
+The report names hosts, the factory, setting values and upstream errors, and costs an ARM
+call plus blob reads: it is for callers with a function key. Strangers get the verdict,
+from a `HealthVerdict` per process: at most one real check per interval whatever the
+request rate, so the anonymous route cannot be used to spend the ARM read quota that
+polling needs, nor to learn anything but up or down."""
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
 from shared.errors import short
+
+log = logging.getLogger(__name__)
+VERDICT_TTL_SECONDS = 15.0
 
 
 def _probe(fn) -> dict:
@@ -13,21 +28,74 @@ def _probe(fn) -> dict:
         return {"ok": False, "detail": short(exc, 200)}
 
 
-def check_health(services) -> dict:
-    from shared.storage import blob_service
+def _section(fn) -> dict:
+    """A check that reports its own ok; a failure to read it is a failed check, not a 500."""
+    try:
+        return fn()
+    except Exception as exc:
+        return {"ok": False, "detail": short(exc, 200)}
 
+
+def check_health(services) -> dict:
     checks: dict[str, dict] = {"settings": {"ok": True}}
-    checks["storage"] = _probe(lambda: blob_service(services.settings).get_account_information())
+    # The state container, not the account: the app's roles are scoped to its containers,
+    # and account information needs an account-wide role it does not have.
+    checks["storage"] = _probe(lambda: services.state.container.get_container_properties())
     checks["dataFactory"] = _probe(lambda: services.adf.ping())
     if checks["storage"]["ok"]:
         from shared.alerts import sink_health
         from shared.monitoring.external_runs import logs_status
 
-        checks["alertSinks"] = sink_health(services)
-        checks["logAnalytics"] = logs_status(services)
+        checks["alertSinks"] = _section(lambda: sink_health(services))
+        checks["logAnalytics"] = _section(lambda: logs_status(services))
     return {"ok": all(c.get("ok") for c in checks.values()), "checks": checks}
 
 
 def settings_failure(exc: Exception) -> dict:
     """The report when the settings themselves are invalid (nothing else can be checked)."""
     return {"ok": False, "checks": {"settings": {"ok": False, "detail": str(exc)}}}
+
+
+def failing(report: dict) -> list[str]:
+    """The names of the checks that are not ok (for a log line)."""
+    return sorted(name for name, c in report.get("checks", {}).items() if not c.get("ok"))
+
+
+class HealthVerdict:
+    """The last health verdict, reused for `ttl` seconds after the check that made it.
+
+    When it is stale, the first caller starts one check (in a thread: it blocks) and every
+    caller that arrives meanwhile awaits that same check, so concurrent requests cost one
+    check and hold no worker thread. A check that raises counts as not ok. `record` lets a
+    fresh detailed report (keyed route) refresh the verdict too. One instance per process,
+    used from one event loop."""
+
+    def __init__(self, ttl: float = VERDICT_TTL_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.ttl = ttl
+        self.clock = clock
+        self._last: tuple[float, bool] | None = None  # (checked at, ok): one assignment
+        self._pending: asyncio.Task | None = None
+
+    def record(self, ok: bool) -> None:
+        self._last = (self.clock(), bool(ok))
+
+    async def ok(self, check: Callable[[], bool]) -> bool:
+        last = self._last
+        if last is not None and self.clock() - last[0] < self.ttl:
+            return last[1]
+        pending = self._pending
+        if pending is None or pending.get_loop() is not asyncio.get_running_loop():
+            pending = self._pending = asyncio.ensure_future(self._refresh(check))
+        # A caller that goes away must not cancel the check the others are waiting for.
+        return await asyncio.shield(pending)
+
+    async def _refresh(self, check: Callable[[], bool]) -> bool:
+        try:
+            ok = bool(await asyncio.to_thread(check))
+        except Exception:  # a check that cannot finish is a "not ok", never a 500
+            log.exception("health check failed")
+            ok = False
+        finally:
+            self._pending = None
+        self.record(ok)
+        return ok

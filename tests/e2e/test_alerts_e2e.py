@@ -151,7 +151,7 @@ def test_a_sink_that_keeps_failing_shows_in_health_and_blocks_nothing(stack):
         run = _run(stack, "unlabelled", 600, "clean", seed=51, name="alerts-sink-down-2")
         assert run["status"] == "succeeded"
         assert any(v != "ok" for a in run["alerts"] for v in (a["delivery"] or {}).values())
-        health = stack.api.request("GET", "health")
+        health = stack.api.request("GET", "health/details")
         assert health.status_code == 503
         sinks = health.json()["checks"]["alertSinks"]
         assert sinks["ok"] is False
@@ -161,7 +161,7 @@ def test_a_sink_that_keeps_failing_shows_in_health_and_blocks_nothing(stack):
         receiver.fail_next = 0
     # Health recovers with the next successful delivery (drift fires again, then resolves).
     _run(stack, "unlabelled", 600, "drifted", seed=52, name="alerts-sink-up")
-    assert stack.api.request("GET", "health").status_code == 200
+    assert stack.api.request("GET", "health/details").status_code == 200
     _run(stack, "unlabelled", 600, "clean", seed=53, name="alerts-sink-up-2")
 
 

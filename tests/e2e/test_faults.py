@@ -53,7 +53,7 @@ def test_emulator_killed_mid_run_is_restarted_and_the_run_still_ends_right(stack
     blob = stack.land("labelled", 600, seed=22, name="fault-adf")
     _wait_for_stage(stack, blob, {"Train"})
     stack.stack.emulator.kill()
-    health = stack.api.request("GET", "health")
+    health = stack.api.request("GET", "health/details")
     assert health.status_code == 503
     assert health.json()["checks"]["dataFactory"]["ok"] is False
     assert health.json()["checks"]["storage"]["ok"] is True

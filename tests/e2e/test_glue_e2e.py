@@ -46,7 +46,7 @@ def test_labelled_batch_event_leads_to_one_successful_train_and_score_run(stack)
     generation = json.loads(status["input"]) if isinstance(status["input"], str) else status["input"]
     assert "plan" in generation  # the input of a later generation carries the state
     assert len(status["historyEvents"]) < 60
-    health = stack.api.request("GET", "health")
+    health = stack.api.request("GET", "health/details")
     assert health.status_code == 200 and health.json()["ok"] is True
     assert health.json()["checks"]["logAnalytics"]["enabled"] is False  # no workspace: off
 

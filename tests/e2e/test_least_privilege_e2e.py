@@ -29,11 +29,6 @@ from tests.infra import bicep
 pytestmark = pytest.mark.slow
 
 ROLE_ALLOWS = {"Storage Blob Data Reader": "read", "Storage Blob Data Contributor": "write"}
-# Account-level calls no container-scoped role allows. Known and to be fixed where it lives:
-# /api/health's storage probe (shared/monitoring/health.py) calls Get Account Information on
-# the account URL, which Azure authorizes at account scope, so in Azure it is refused and
-# health reports storage down; probing the state container would need no wider role.
-KNOWN_ACCOUNT_LEVEL = {"GET /devstoreaccount1/?restype=account&comp=properties"}
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +138,8 @@ def test_container_roles_match_the_apps_storage_use(recorded):
     calls = recorded["storage"]
     assert calls, "the proxy saw no storage call"
     account_level = {f"{c['method']} {c['path']}" for c in calls if c["container"] is None}
-    assert account_level <= KNOWN_ACCOUNT_LEVEL, "the app used the account, not a container"
+    # No container-scoped role allows an account-level call (health probes its container).
+    assert account_level == set(), "the app used the account, not a container"
     calls = [c for c in calls if c["container"] is not None]
     outside = sorted({c["container"] for c in calls} - set(role_name))
     assert outside == [], "the app used containers it has no role on"

@@ -222,9 +222,7 @@ def test_other_events_are_ignored(event_type, data):
 
 
 def test_the_overlap_must_outlast_the_refresh():
-    from shared.settings import SettingsError, load_settings
-
-    from shared.settings import Settings
+    from shared.settings import Settings, SettingsError, load_settings
 
     fields = Settings.model_fields
     assert fields["secret_refresh_seconds"].default == 86400  # Key Vault references: 24 h
