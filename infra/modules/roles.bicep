@@ -48,6 +48,9 @@ param manifestsPrefix string = 'manifests/'
 @description('Blob prefix in the ML container the release uploads code packages to.')
 param codePrefix string = 'code/'
 
+@description('Where the runtime writes its reporting tables in the ML container.')
+param reportingPrefix string = 'reporting/'
+
 // --- what each custom role allows ---------------------------------------------------------
 
 var runtimeFactoryActions = [
@@ -96,11 +99,12 @@ var dataContainerRoles = [
     condition: ''
   }
   {
+    // Reads what training writes; writes only the reporting tables under reporting/.
     who: 'runtime'
     principalId: runtimePrincipalId
     container: mlContainer
-    role: roles.blobReader
-    condition: ''
+    role: roles.blobContributor
+    condition: '((!(ActionMatches{\'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write\'}) AND !(ActionMatches{\'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action\'}) AND !(ActionMatches{\'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete\'})) OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringStartsWith \'${reportingPrefix}\'))'
   }
   {
     who: 'batch'

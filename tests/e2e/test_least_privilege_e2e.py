@@ -151,6 +151,10 @@ def test_container_roles_match_the_apps_storage_use(recorded):
             used[name] = level
     declared = {c: ROLE_ALLOWS[r] for c, r in bicep.container_roles("runtime").items()}
     assert used == declared
+    # ... and the role condition holds: the app writes ml-data only under reporting/
+    ml = settings["ML_CONTAINER"]
+    ml_writes = [c["path"] for c in calls if c["container"] == ml and c["kind"] != "read"]
+    assert ml_writes and all(f"/{ml}/reporting/" in p for p in ml_writes), ml_writes
     # the landing zone is read by the app itself (claims read each file's properties), not
     # only listed by the Event Grid stand-in that shares the connection
     landing = [c for c in calls if c["container"] == settings["LANDING_CONTAINER"]]

@@ -293,7 +293,11 @@ def test_event_grid_delivers_to_functions_the_app_has():
 def test_container_roles_are_scoped_per_container():
     assert bicep.container_roles("runtime") == {
         "landing": "Storage Blob Data Reader", "glue-state": "Storage Blob Data Contributor",
-        "ml-data": "Storage Blob Data Reader"}
+        "ml-data": "Storage Blob Data Contributor"}
+    (runtime_ml,) = [r for r in bicep.variable(bicep.roles_module(), "dataContainerRoles")
+                     if r["who"] == "runtime" and r["container"] == "mlContainer"]
+    # ... whose writes a condition keeps to the reporting tables
+    assert "blobs/write" in runtime_ml["condition"] and "reportingPrefix" in runtime_ml["condition"]
     assert bicep.container_roles("batch") == {
         "landing": "Storage Blob Data Reader", "glue-state": "Storage Blob Data Reader",
         "ml-data": "Storage Blob Data Contributor"}
