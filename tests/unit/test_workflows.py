@@ -92,6 +92,12 @@ def test_ci_runs_the_readmes_test_command():
     assert ci["permissions"] == {"contents": "read"}
 
 
+def test_ci_holds_the_mutation_floors():
+    jobs = {job: [s.get("run", "") for s in spec["steps"]]
+            for job, spec in _load("ci.yml")["jobs"].items()}
+    assert "make mutation" in jobs["mutation"]
+
+
 def test_deploy_logs_in_with_oidc_only():
     wf = _load("deploy.yml")
     assert wf["permissions"] == {}
