@@ -58,7 +58,7 @@ def test_a_sink_down_for_three_monitor_cycles_gets_the_alert_once_when_it_is_bac
     wait_until("three retry cycles failed",
                lambda: receiver.failures_served >= failed_before + 2 + 3)
     assert alert_delivery(stack, alert_id) == {"webhook-1": "retrying"}
-    health = stack.api.request("GET", "health")
+    health = stack.api.request("GET", "health/details")
     assert health.status_code == 503
     sink = health.json()["checks"]["alertSinks"]["sinks"]["webhook-1"]
     assert not sink["ok"] and sink["undelivered"]["retrying"] == 1
@@ -75,6 +75,6 @@ def test_a_sink_down_for_three_monitor_cycles_gets_the_alert_once_when_it_is_bac
     assert got["signatureValid"] is True
     assert got["headers"]["X-Glue-Signature"].startswith("t=")
     assert alert_delivery(stack, alert_id) == {"webhook-1": "delivered"}
-    health = stack.api.request("GET", "health")
+    health = stack.api.request("GET", "health/details")
     assert health.status_code == 200, health.text
     assert health.json()["checks"]["alertSinks"]["sinks"]["webhook-1"]["delivered"] >= 1

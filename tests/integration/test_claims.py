@@ -14,8 +14,15 @@ import pytest
 from shared.landing.detection import Detector
 from shared.services import get_services
 
-TODAY = datetime.now(UTC)
-DAY = f"{TODAY:%Y/%m/%d}"
+
+def day() -> str:
+    """Today's partition, when the test runs (not when the module was imported)."""
+    return f"{datetime.now(UTC):%Y/%m/%d}"
+
+
+def soon() -> datetime:
+    """A sweep's `now` after the files just uploaded have settled."""
+    return datetime.now(UTC) + timedelta(minutes=5)
 WRITES = ("create", "replace", "put", "set_metadata", "delete", "update")
 
 
@@ -77,11 +84,11 @@ class Runs:
 
 def seal_writes(n_files: int) -> int:
     """How many writes a clean seal of `n_files` takes (counted, not assumed)."""
-    names = [f"labelled/{DAY}/count-{i}.csv" for i in range(n_files)]
+    names = [f"labelled/{day()}/count-{i}.csv" for i in range(n_files)]
     for n in names:
         upload(n)
     d = detector(stop_at=10**6)
-    (batch,) = d.sweep(now=TODAY + timedelta(minutes=5)).batches
+    (batch,) = d.sweep(now=soon()).batches
     assert sorted(f.name for f in batch.files) == names
     return len(d.state.writes)
 
@@ -103,10 +110,10 @@ def test_a_detector_stopped_at_any_write_of_a_seal_leaves_every_file_in_one_batc
         suffix = f"c{stop_at}-{uuid.uuid4().hex[:6]}"
         settings_env.setenv("LANDING_CONTAINER", f"landing-{suffix}")
         settings_env.setenv("STATE_CONTAINER", f"state-{suffix}")
-        names = [f"labelled/{DAY}/f{i}.csv" for i in range(3)]
+        names = [f"labelled/{day()}/f{i}.csv" for i in range(3)]
         for n in names:
             upload(n)
-        t0 = TODAY + timedelta(minutes=5)
+        t0 = soon()
         with pytest.raises(Crash):
             detector(stop_at).sweep(now=t0)
         runs = Runs()
@@ -117,10 +124,10 @@ def test_a_detector_stopped_at_any_write_of_a_seal_leaves_every_file_in_one_batc
 
 
 def test_two_detectors_racing_on_200_files_one_stopping_midway(claim_env):
-    names = [f"unlabelled/{DAY}/r{i:03d}.csv" for i in range(200)]
+    names = [f"unlabelled/{day()}/r{i:03d}.csv" for i in range(200)]
     for n in names:
         upload(n)
-    t0 = TODAY + timedelta(minutes=5)
+    t0 = soon()
     runs, errors = Runs(), []
 
     def race(d):
@@ -142,15 +149,16 @@ def test_two_detectors_racing_on_200_files_one_stopping_midway(claim_env):
 
 
 def test_new_content_under_a_processed_name_is_processed_again_and_says_so(claim_env):
-    name = f"labelled/{DAY}/again.csv"
+    name = f"labelled/{day()}/again.csv"
     upload(name, b"id,p0\n1,2\n")
-    (first,) = detector().sweep(now=TODAY + timedelta(minutes=5)).batches
+    t0 = soon()
+    (first,) = detector().sweep(now=t0).batches
     assert first.files[0].previousBatchId is None
-    seen = detector().sweep(now=TODAY + timedelta(minutes=6))
+    seen = detector().sweep(now=t0 + timedelta(minutes=1))
     assert seen.batches == [] and seen.already_claimed == {name: first.batchId}
 
     upload(name, b"id,p0\n1,3\n")  # overwritten with new content: a new etag
-    (second,) = detector().sweep(now=TODAY + timedelta(minutes=7)).batches
+    (second,) = detector().sweep(now=soon() + timedelta(minutes=2)).batches
     assert second.batchId != first.batchId
     assert [(f.name, f.previousBatchId) for f in second.files] == [(name, first.batchId)]
     manifest = Detector(get_services()).load_manifest(second.batchId)
