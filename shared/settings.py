@@ -59,6 +59,12 @@ def _f(default, name: str, **kw):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_other_sources):
+        # `load_settings` hands over the whole environment it was given: reading the
+        # process environment again here would let it leak into settings built from a dict.
+        return (init_settings,)
+
     # --- storage and identity -----------------------------------------------------------
     # Locally a connection string (Azurite); in Azure an account URL + managed identity.
     storage_connection_string: str | None = _f(None, "STORAGE_CONNECTION_STRING")

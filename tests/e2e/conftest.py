@@ -100,11 +100,13 @@ def module_stack(name: str, overrides: dict[str, str] | None = None):
     @pytest.fixture(scope="module")
     def fixture(tmp_path_factory):
         saved = dict(os.environ)
-        s = start_stack(tmp_path_factory, name, overrides or {})
-        yield s
-        s.stack.stop()
-        os.environ.clear()
-        os.environ.update(saved)
+        try:
+            s = start_stack(tmp_path_factory, name, overrides or {})
+            yield s
+            s.stack.stop()
+        finally:  # the environment comes back even when the stack did not start
+            os.environ.clear()
+            os.environ.update(saved)
 
     return fixture
 

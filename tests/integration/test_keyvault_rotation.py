@@ -51,11 +51,13 @@ def stack(vault, tmp_path_factory):
         "SECRET_REFRESH_SECONDS": str(REFRESH),
         "SECRET_ROTATION_SCHEDULE": "* * * * * *", "SECRET_EXPIRY_DAYS": "90",
         "DEVSTACK_EVENTGRID_WATCH": ""})
-    s.start()
-    yield s
-    s.stop()
-    os.environ.clear()
-    os.environ.update(saved)
+    try:
+        s.start()
+        yield s
+        s.stop()
+    finally:  # the environment comes back even when the stack did not start
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def deliver(stack, event_type: str, name: str, version: str, exp: int | None = None) -> None:

@@ -65,3 +65,17 @@ def test_alert_rule_actions_are_validated_with_the_settings():
         load_settings({**BASE, "ALERT_RULE_ACTIONS": "drift-rule=explode"})
     assert "ALERT_RULE_ACTIONS" in str(e.value) and "'explode'" in str(e.value)
     assert load_settings({**BASE, "ALERT_RULE_ACTIONS": "drift-rule=retrain"})
+
+
+def test_settings_built_from_a_dict_ignore_the_process_environment(monkeypatch):
+    monkeypatch.setenv("ALERT_WEBHOOK_SECRET_NEXT", "leaked")
+    s = load_settings({"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"})
+    assert s.alert_webhook_secret_next is None
+
+
+def test_free_ports_are_below_the_ephemeral_range_and_never_handed_out_twice():
+    from devstack.ports import RANGE, free_port
+
+    ports = [free_port() for _ in range(30)]
+    assert len(set(ports)) == 30
+    assert all(RANGE[0] <= p < RANGE[1] and p < 32768 for p in ports)
