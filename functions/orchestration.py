@@ -82,7 +82,7 @@ def rerun_adf_run(payload: dict) -> dict:
 
 @bp.function_name("get_adf_run_status")  # contract.GET_ADF_RUN_STATUS
 @bp.activity_trigger(input_name="payload")
-def get_adf_run_status(payload: str) -> dict:
+def get_adf_run_status(payload: dict) -> dict:
     from shared.runs import activities
 
     return _traced("get_adf_run_status", payload, activities.get_adf_run_status)
@@ -90,7 +90,7 @@ def get_adf_run_status(payload: str) -> dict:
 
 @bp.function_name("cancel_adf_run")  # contract.CANCEL_ADF_RUN
 @bp.activity_trigger(input_name="payload")
-def cancel_adf_run(payload: str) -> dict:
+def cancel_adf_run(payload: dict) -> dict:
     from shared.runs import activities
 
     return _traced("cancel_adf_run", payload, activities.cancel_adf_run)

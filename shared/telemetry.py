@@ -7,9 +7,11 @@ imported, and `activity` only keeps the run's ids in a context variable (stdlib)
 Set (`function_app` calls `configure()` at start-up):
 - every log record made while an activity of a run is working carries the run's ids as
   attributes (`customDimensions` in Application Insights): `batchId`, `instanceId`,
-  `adfRunId` (the latest ADF run), as far as the activity's payload or result names them;
-  `finish_run` and everything it does (checks, alerts, reporting) carries all three, so
-  `traces | where customDimensions.batchId == "<id>"` finds a run's story;
+  `adfRunId` (the latest ADF run), as far as the activity's payload or result names them
+  (`pipeline_run` hands every activity the batch and instance, and the ADF run once there
+  is one), so `traces | where customDimensions.batchId == "<id>"` finds a run's story;
+  code outside an activity that logs about a batch (detection, the starters) sets them
+  with `run_context`;
 - each pipeline activity is a span `activity <name>` with the same attributes;
 - metrics (meter `adf_ml_glue`): `runs_started` {mode}, `runs_finished` {status, mode},
   `run_duration_seconds` (histogram) {status, mode}, `alerts_fired` {kind, severity} for the

@@ -2,6 +2,7 @@
 app at fresh containers in it."""
 from __future__ import annotations
 
+import logging
 import uuid
 
 import pytest
@@ -38,3 +39,31 @@ def app_env(azurite, settings_env):
     for k, v in env.items():
         settings_env.setenv(k, v)
     return env
+
+
+@pytest.fixture
+def exporters():
+    """OpenTelemetry's in-memory exporters wired into `shared.telemetry`: (spans, logs,
+    metrics); the telemetry state is reset after."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from shared import telemetry
+
+    spans, logs, metrics = InMemorySpanExporter(), InMemoryLogExporter(), InMemoryMetricReader()
+    tracer = TracerProvider()
+    tracer.add_span_processor(SimpleSpanProcessor(spans))
+    logger = LoggerProvider()
+    logger.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+    telemetry.instrument(tracer, MeterProvider(metric_readers=[metrics]), logger)
+    yield spans, logs, metrics
+    telemetry.reset()
+    root.setLevel(level)

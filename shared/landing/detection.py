@@ -50,6 +50,7 @@ from shared.landing.layout import (
     recent_prefixes,
 )
 from shared.markers import newest_data, raise_marker
+from shared.telemetry import run_context
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,8 @@ class Detector:
         self.state.create(PENDING + bid, b"", metadata={"sealedat": now.isoformat()})
         for entry in batch.files:
             self._finalise(claim_blob(entry.name, entry.etag), bid, now)
-        log.warning("resumed batch %s, left half-sealed by another detector", bid)
+        with run_context(batchId=bid, instanceId=bid):
+            log.warning("resumed batch %s, left half-sealed by another detector", bid)
         for entry in batch.files:
             det.already_claimed[entry.name] = bid
         return True
@@ -217,8 +219,9 @@ class Detector:
             self._finalise(claim_blob(w.file.name, w.file.etag), bid, now)
         raise_marker(self.state, newest_data(kind), max(w.file.last_modified for w in won))
         again = [w.file.name for w in won if w.previous_batch]
-        log.info("sealed batch %s: %d %s files (%s)%s", bid, len(won), kind, reason,
-                 f"; new content of {len(again)} processed before" if again else "")
+        with run_context(batchId=bid, instanceId=bid):  # a batch's run has its id
+            log.info("sealed batch %s: %d %s files (%s)%s", bid, len(won), kind, reason,
+                     f"; new content of {len(again)} processed before" if again else "")
         return batch
 
     def _claim_and_seal(self, candidates: dict[str, tuple[LandingFile, object, str | None]],

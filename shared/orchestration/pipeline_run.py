@@ -2,7 +2,9 @@
 
 Instance id = batch id, so duplicates collapse. The history stays bounded for runs that last
 days: after `pollsPerGeneration` polls the orchestration continues as new, carrying its state.
-A `cancel` external event (from the HTTP API) cancels the ADF run.
+A `cancel` external event (from the HTTP API) cancels the ADF run. Every activity's payload
+names the batch and the instance (and the ADF run once there is one), so each log line an
+activity writes carries them (`shared.telemetry`).
 """
 from __future__ import annotations
 
@@ -16,18 +18,18 @@ def pipeline_run(context):
     state = dict(context.get_input() or {})
     retry = c.retry_options(state.get("retry"))
     now = context.current_utc_datetime
+    ids = {"batchId": state["batch"]["batchId"], "instanceId": context.instance_id}
 
     if "plan" not in state:  # first generation: record the run and start ADF exactly once
         plan = yield context.call_activity_with_retry(
-            c.BEGIN_RUN, retry, {"batch": state["batch"], "instanceId": context.instance_id})
+            c.BEGIN_RUN, retry, {"batch": state["batch"], **ids})
         if state["batch"].get("rerunOf"):
             started = yield context.call_activity_with_retry(c.RERUN_ADF_RUN, retry, {
-                "batchId": state["batch"]["batchId"], "pipeline": plan["pipeline"],
-                "runId": state["batch"]["rerunOf"], "parameters": plan["parameters"]})
+                **ids, "pipeline": plan["pipeline"], "runId": state["batch"]["rerunOf"],
+                "parameters": plan["parameters"]})
         else:
             started = yield context.call_activity_with_retry(c.START_ADF_RUN, retry, {
-                "batchId": state["batch"]["batchId"], "pipeline": plan["pipeline"],
-                "parameters": plan["parameters"]})
+                **ids, "pipeline": plan["pipeline"], "parameters": plan["parameters"]})
         state.update(plan=plan, adfRunIds=[started["runId"]], startedAt=now.isoformat(),
                      interval=plan["pollSeconds"], signature="", reruns=0, outcome=None)
 
@@ -36,7 +38,8 @@ def pipeline_run(context):
     status: dict = state.get("lastStatus") or {}
     for _ in range(plan["pollsPerGeneration"]):
         run_id = state["adfRunIds"][-1]
-        status = yield context.call_activity_with_retry(c.GET_ADF_RUN_STATUS, retry, run_id)
+        run = {**ids, "runId": run_id}
+        status = yield context.call_activity_with_retry(c.GET_ADF_RUN_STATUS, retry, run)
         now = context.current_utc_datetime
         elapsed = (now - started_at).total_seconds()
         context.set_custom_status({"stage": status.get("stage") or status.get("status"),
@@ -46,8 +49,7 @@ def pipeline_run(context):
         if status.get("terminal"):
             if status["status"] == "failed" and state["reruns"] < plan["maxReruns"]:
                 again = yield context.call_activity_with_retry(c.RERUN_ADF_RUN, retry, {
-                    "batchId": state["batch"]["batchId"], "pipeline": plan["pipeline"],
-                    "runId": run_id, "parameters": plan["parameters"]})
+                    **run, "pipeline": plan["pipeline"], "parameters": plan["parameters"]})
                 state["adfRunIds"].append(again["runId"])
                 state["reruns"] += 1
                 state["interval"] = plan["pollSeconds"]
@@ -55,7 +57,7 @@ def pipeline_run(context):
             state["outcome"] = status["status"]
             break
         if elapsed >= plan["timeoutSeconds"]:
-            status = yield context.call_activity_with_retry(c.CANCEL_ADF_RUN, retry, run_id)
+            status = yield context.call_activity_with_retry(c.CANCEL_ADF_RUN, retry, run)
             state["outcome"] = "timed_out"
             break
         signature = status_signature(status)
@@ -70,7 +72,7 @@ def pipeline_run(context):
         if winner == cancel:
             if not timer.is_completed:
                 timer.cancel()
-            status = yield context.call_activity_with_retry(c.CANCEL_ADF_RUN, retry, run_id)
+            status = yield context.call_activity_with_retry(c.CANCEL_ADF_RUN, retry, run)
             state["outcome"] = "cancelled"
             break
     else:  # this generation's polls are used up: start afresh with a short history

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from shared.errors import Conflict, NotFound
 from shared.landing.batch import Batch, RunOverrides, check_batch_id
 from shared.orchestration import contract
+from shared.telemetry import run_context
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,9 @@ def _describe(batch: Batch, started: bool, instance_id: str | None = None) -> di
 async def start_batches(client, services, batches: list[Batch]) -> list[dict]:
     out = []
     for batch in batches:
-        started = await ensure_started(client, contract.PIPELINE_RUN, batch.batchId,
-                                       run_input(batch, services))
+        with run_context(batchId=batch.batchId, instanceId=batch.batchId):
+            started = await ensure_started(client, contract.PIPELINE_RUN, batch.batchId,
+                                           run_input(batch, services))
         out.append(_describe(batch, started))
     return out
 
@@ -162,7 +164,9 @@ async def request_cancel(client, services, batch_id: str) -> dict:
     if record.get("status") != "running":
         raise Conflict(f"run {batch_id} is {record.get('status')}", "run is not running")
     await client.raise_event(record["instanceId"], contract.CANCEL_EVENT, {"by": "api"})
-    log.info("batch %s: cancel requested for instance %s", batch_id, record["instanceId"])
+    with run_context(batchId=batch_id, instanceId=record["instanceId"],
+                     adfRunId=(record.get("adfRunIds") or [None])[-1]):
+        log.info("batch %s: cancel requested for instance %s", batch_id, record["instanceId"])
     return {"batchId": batch_id, "instanceId": record["instanceId"], "cancelRequested": True}
 
 
@@ -175,8 +179,9 @@ async def start_rerun(client, services, batch_id: str) -> dict:
                        "nothing to rerun")
     batch = Batch.model_validate(record).rerun(record["adfRunIds"][-1])
     instance_id = contract.rerun_instance_id(batch_id, len(record["adfRunIds"]))
-    started = await ensure_started(client, contract.PIPELINE_RUN, instance_id,
-                                   run_input(batch, services))
+    with run_context(batchId=batch_id, instanceId=instance_id, adfRunId=batch.rerunOf):
+        started = await ensure_started(client, contract.PIPELINE_RUN, instance_id,
+                                       run_input(batch, services))
     return {**_describe(batch, started, instance_id), "rerunOf": batch.rerunOf}
 
 

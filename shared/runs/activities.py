@@ -92,13 +92,19 @@ def rerun_adf_run(services, payload: dict) -> dict:
     return again
 
 
-def get_adf_run_status(services, run_id: str) -> dict:
-    return services.adf.run_status(run_id)
+def _run_id(run: dict | str) -> str:
+    """The ADF run an activity is about: `{batchId, instanceId, runId}`, or the bare run id
+    that orchestrations started before the ids were added still send."""
+    return run if isinstance(run, str) else run["runId"]
 
 
-def cancel_adf_run(services, run_id: str) -> dict:
-    services.adf.cancel(run_id)
-    return services.adf.run_status(run_id)
+def get_adf_run_status(services, run: dict | str) -> dict:
+    return services.adf.run_status(_run_id(run))
+
+
+def cancel_adf_run(services, run: dict | str) -> dict:
+    services.adf.cancel(_run_id(run))
+    return services.adf.run_status(_run_id(run))
 
 
 def finish_run(services, result: dict) -> dict:

@@ -192,3 +192,12 @@ def test_a_request_for_files_another_detector_is_sealing_reports_them_not_an_err
     # No batch to start, so no Durable client is needed for this answer.
     result = asyncio.run(start_files(None, get_services(), [name], None, "test"))
     assert result == {"runs": [], "beingClaimed": [name]}
+
+
+def test_the_sealed_batch_log_line_carries_the_batch_and_its_instance(app_env, exporters):
+    _, logs, _ = exporters
+    upload(f"unlabelled/{DAY}/story.csv")
+    (batch,) = detector().sweep(now=datetime.now(UTC) + timedelta(minutes=2)).batches
+    (line,) = [r.log_record for r in logs.get_finished_logs()
+               if str(r.log_record.body).startswith("sealed batch")]
+    assert line.attributes["batchId"] == line.attributes["instanceId"] == batch.batchId

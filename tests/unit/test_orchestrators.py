@@ -70,13 +70,14 @@ class FakeFactory:
             self.runs += 1
             return {"runId": f"run-{self.runs}"}
 
-        def status(run_id):
-            self._log(c.GET_ADF_RUN_STATUS, run_id)
+        def status(run):
+            self._log(c.GET_ADF_RUN_STATUS, run)
+            run_id = run["runId"]
             self.polls[run_id] = self.polls.get(run_id, 0) + 1
             return self.script(run_id, self.polls[run_id])
 
-        def cancel(run_id):
-            self._log(c.CANCEL_ADF_RUN, run_id)
+        def cancel(run):
+            self._log(c.CANCEL_ADF_RUN, run)
             return {**running(), "status": "cancelled", "terminal": True}
 
         def finish(result):
@@ -153,7 +154,7 @@ def test_a_run_past_its_timeout_is_cancelled_and_ends_timed_out():
     sim, rec = simulate(factory)
     sim.run()
     ((cancelled, at),) = factory.named(c.CANCEL_ADF_RUN)
-    assert cancelled == "run-1"
+    assert cancelled == {"batchId": "labelled-abc", "instanceId": "labelled-abc", "runId": "run-1"}
     assert at - T0 == pytest.approx(timedelta(seconds=100), abs=timedelta(seconds=1))
     assert result_of(factory)["status"] == "timed_out"
     assert max(poll_gaps(factory)) <= 60  # the last wait is cut to the deadline
@@ -166,7 +167,7 @@ def test_a_cancel_event_cancels_the_adf_run_at_once():
     sim.raise_event("labelled-abc", c.CANCEL_EVENT, {"by": "api"})
     sim.run()
     ((cancelled, at),) = factory.named(c.CANCEL_ADF_RUN)
-    assert cancelled == "run-1" and at == T0
+    assert cancelled["runId"] == "run-1" and at == T0
     assert result_of(factory)["status"] == "cancelled"
     assert len(factory.named(c.GET_ADF_RUN_STATUS)) == 1
 

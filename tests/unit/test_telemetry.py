@@ -6,8 +6,6 @@ import logging
 import subprocess
 import sys
 
-import pytest
-
 from shared import telemetry
 
 IDS = {"batchId": "labelled-0123456789abcdef0123", "instanceId": "labelled-0123456789abcdef0123",
@@ -41,30 +39,6 @@ def test_set_starts_the_distro_once(monkeypatch):
         assert calls == [{"connection_string": "InstrumentationKey=x"}]
     finally:
         telemetry.reset()
-
-
-@pytest.fixture
-def exporters():
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    spans, logs, metrics = InMemorySpanExporter(), InMemoryLogExporter(), InMemoryMetricReader()
-    tracer = TracerProvider()
-    tracer.add_span_processor(SimpleSpanProcessor(spans))
-    logger = LoggerProvider()
-    logger.add_log_record_processor(SimpleLogRecordProcessor(logs))
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.INFO)
-    telemetry.instrument(tracer, MeterProvider(metric_readers=[metrics]), logger)
-    yield spans, logs, metrics
-    telemetry.reset()
-    root.setLevel(level)
 
 
 def _metric_points(reader) -> dict:
@@ -117,3 +91,83 @@ def test_ids_of_each_activity_payload():
     assert telemetry.ids_of({"batchId": "b", "runId": "r"}) == {"batchId": "b", "adfRunId": "r"}
     assert telemetry.ids_of("r") == {"adfRunId": "r"}
     assert telemetry.ids_of(None) == {}
+
+
+def _story(logs, logger: str) -> list:
+    return [r.log_record for r in logs.get_finished_logs()
+            if r.instrumentation_scope.name == logger]
+
+
+def test_every_log_line_of_a_run_carries_its_ids(exporters, monkeypatch):
+    """The real `pipeline_run` replayed on a simulated clock, each activity through the
+    app's wrapper and writing a log line: a failure, an automatic rerun, success. Every
+    line names the batch and the instance, and every line after the ADF run exists its
+    latest id."""
+    import functions.orchestration as wrappers
+    from tests.unit.test_orchestrators import FakeFactory, ended, running, simulate
+
+    spans, logs, _ = exporters
+    monkeypatch.setattr(wrappers, "_services", lambda: None)
+    factory = FakeFactory(lambda run, n: (running() if n < 2 else
+                                          ended("failed" if run == "run-1" else "succeeded")),
+                          maxReruns=1)
+    scripted = factory.activities()
+
+    def traced(name, call):
+        def activity(payload):
+            def work(_services, p):
+                logging.getLogger("story").info("%s working", name)
+                return call(p)
+            return wrappers._traced(name, payload, work)
+        return activity
+
+    monkeypatch.setattr(factory, "activities",
+                        lambda: {n: traced(n, f) for n, f in scripted.items()})
+    sim, rec = simulate(factory)
+    sim.run()
+    assert rec["runtimeStatus"] == "Completed"
+
+    lines = _story(logs, "story")
+    assert len(lines) == len(factory.calls) >= 8
+    for line in lines:
+        assert line.attributes["batchId"] == line.attributes["instanceId"] == "labelled-abc"
+    before_adf = [r for r in lines if "adfRunId" not in r.attributes]
+    assert [r.body for r in before_adf] == ["begin_run working", "start_adf_run working"]
+    seen = [r.attributes["adfRunId"] for r in lines if "adfRunId" in r.attributes]
+    assert seen[0] == "run-1" and seen[-1] == "run-2" and "run-2" in seen
+    spans_by = {s.name: s for s in spans.get_finished_spans()}
+    assert spans_by["activity finish_run"].attributes["adfRunId"] == "run-2"
+    assert spans_by["activity get_adf_run_status"].attributes["instanceId"] == "labelled-abc"
+
+
+class _Client:
+    """A Durable client at its boundary: nothing runs yet, starts are kept."""
+
+    def __init__(self):
+        self.started = []
+
+    async def get_status(self, instance_id):
+        return None
+
+    async def start_new(self, name, instance_id, payload):
+        self.started.append(instance_id)
+
+
+def test_the_starters_log_lines_carry_the_batch_and_instance(exporters):
+    import asyncio
+    from types import SimpleNamespace
+
+    from shared.landing.batch import Batch
+    from shared.orchestration import starters
+    from shared.settings import load_settings
+
+    _, logs, _ = exporters
+    services = SimpleNamespace(settings=load_settings(
+        {"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}))
+    batch = Batch(batchId="unlabelled-0123456789abcdef0123", kind="unlabelled", mode="score",
+                  manifestPath="state/manifests/x.json", files=[], reason="test")
+    client = _Client()
+    asyncio.run(starters.start_batches(client, services, [batch]))
+    assert client.started == [batch.batchId]
+    (line,) = _story(logs, "shared.orchestration.starters")
+    assert line.attributes["batchId"] == line.attributes["instanceId"] == batch.batchId
