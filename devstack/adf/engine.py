@@ -36,6 +36,7 @@ from devstack.adf.activities import (
     BatchHost,
     kill_process_group,
     run_custom,
+    run_fail,
     run_wait,
     run_web,
 )
@@ -46,7 +47,8 @@ log = logging.getLogger("devstack.adf")
 
 TERMINAL = {"Succeeded", "Failed", "Cancelled"}
 ACTIVE = {"InProgress", "Canceling"}
-SUPPORTED_TYPES = ("Custom", "Wait", "WebActivity", "SetVariable", "IfCondition", "Until")
+SUPPORTED_TYPES = ("Custom", "Wait", "WebActivity", "Fail", "SetVariable", "IfCondition",
+                   "Until")
 DEFAULT_TIMEOUT = "0.12:00:00"
 LOST_CODE = "EmulatorRestarted"
 
@@ -552,7 +554,7 @@ class RunExecution(threading.Thread):
             return self._if_condition(activity, attempt)
         if kind == "Until":
             return self._until(activity, attempt)
-        if kind not in ("Custom", "Wait", "WebActivity"):
+        if kind not in ("Custom", "Wait", "WebActivity", "Fail"):
             raise ActivityFailed(
                 f"Activity type '{kind}' (activity '{activity['name']}') is not supported by the "
                 f"local Data Factory emulator; supported types: {', '.join(SUPPORTED_TYPES)}",
@@ -566,6 +568,8 @@ class RunExecution(threading.Thread):
             return run_wait(evaluated, attempt)
         if kind == "WebActivity":
             return run_web(evaluated, attempt)
+        if kind == "Fail":
+            return run_fail(evaluated, attempt)
         linked, datasets = self._references(evaluated)
         return run_custom(evaluated, attempt, self.engine.host, linked, datasets)
 
