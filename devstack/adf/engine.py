@@ -346,6 +346,7 @@ class RunExecution(threading.Thread):
         self.engine, self.store, self.run_doc, self.resume = engine, engine.store, run, resume
         self.cancel = threading.Event()
         self.outputs: dict[str, object] = {}
+        self._ran: set[str] = set()  # activities this thread has run (Until runs them again)
         props = run["definition"].get("properties", {})
         if run.get("variables") is None:
             run["variables"] = {
@@ -507,9 +508,13 @@ class RunExecution(threading.Thread):
         except (ActivityFailed, TypeError, ValueError) as exc:
             self._record(activity, "Failed", error=self._error(name, f"invalid policy: {exc}"))
             return "Failed"
-        tries = sum(1 for r in self.run_doc["activityRuns"] if r["activityName"] == name)
-        if tries > retries:  # resumed after a restart with no tries left
-            return "Failed"
+        if name in self._ran:  # again, in a later iteration of an Until: tries start afresh
+            tries = 0
+        else:
+            tries = sum(1 for r in self.run_doc["activityRuns"] if r["activityName"] == name)
+            if tries > retries:  # resumed after a restart with no tries left
+                return "Failed"
+            self._ran.add(name)
         while True:
             tries += 1
             rec = self._record(activity, "InProgress")
