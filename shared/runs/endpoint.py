@@ -17,6 +17,7 @@ so prediction drift, freshness and the dashboard treat it like any other scoring
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 
 BATCH, ENDPOINT = "batch", "aml-endpoint"
@@ -81,7 +82,8 @@ def summarize_predictions(lines: Iterable[str]) -> dict:
             continue
         cls, conf = int(fields[1]), float(fields[2])
         counts[cls] += 1
-        hist[min(int(conf * 10), len(hist) - 1)] += 1
+        # numpy.histogram's bins: [edge, next edge), the last one closed
+        hist[max(0, min(bisect_right(CONFIDENCE_BINS, conf) - 1, len(hist) - 1))] += 1
         rows, total = rows + 1, total + conf
     class_counts = {str(c): counts[c] for c in range(N_CLASSES)}
     return {
