@@ -34,10 +34,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from devstack.loopback import QuietHandler, serve, shut
 from devstack.ports import free_port
 
 log = logging.getLogger("devstack.aml_endpoint")
@@ -221,7 +222,7 @@ class BatchEndpointStandIn:
     def start(self) -> BatchEndpointStandIn:
         standin = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _serve(self, method: str) -> None:
                 size = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(min(size, MAX_BODY))
@@ -240,15 +241,9 @@ class BatchEndpointStandIn:
             def do_POST(self):  # noqa: N802
                 self._serve("POST")
 
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(self.port, Handler)
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut(self._server)
+        self._server = None
