@@ -10,7 +10,7 @@ Where things are, under the datastore on ML_CONTAINER (AML_DATASTORE_URI):
 The output path is unique per batch and per orchestration (a manual rerun is a new
 instance, `<batchId>-rerun<N>`), because the endpoint refuses an output file that exists.
 The deployment's scoring script writes only `id,class,confidence` lines (no summary), so
-the glue reads the output once when the run ends and builds the same summary the Batch
+the glue reads the output once when the run ends (streamed, flat memory) and builds the same summary the Batch
 scorer writes (`predictions/<batchId>/summary.json` there): row count, class counts and
 distribution, confidence histogram, mean confidence. It becomes the run's `Score` output,
 so prediction drift, freshness and the dashboard treat it like any other scoring run.
@@ -101,8 +101,8 @@ def score_output(ml, record: dict) -> dict | None:
     path = record.get("endpointOutputPath")
     if record.get("scoreTarget") != ENDPOINT or record.get("status") != "succeeded" or not path:
         return None
-    text = ml.read_text(path)
-    if text is None:
+    lines = ml.read_lines(path)
+    if lines is None:
         return None
-    return {**summarize_predictions(text.splitlines()), "predictionsPath": path,
+    return {**summarize_predictions(lines), "predictionsPath": path,
             "source": "endpoint output"}
