@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
+from devstack.loopback import QuietHandler, serve, shut
 from devstack.ports import free_port
 from shared.alerts.payloads import NOTIFICATION_HEADER, SIGNATURE_HEADER, verify_signature
 
@@ -54,7 +55,7 @@ class AlertReceiver:
     def start(self) -> AlertReceiver:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 code = receiver._handle(self.path, dict(self.headers.items()), body)
@@ -62,18 +63,12 @@ class AlertReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(self.port, Handler)
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut(self._server)
+        self._server = None
 
     def notification_ids(self) -> list[str]:
         """The X-Glue-Notification-Id of every delivery taken, in order, duplicates kept."""

@@ -1,5 +1,6 @@
 """The whole local stack in one object: Azurite, the Data Factory emulator, the alert
-receiver and the Functions host stand-in with the app, wired together by generated settings.
+receiver, the Azure ML batch endpoint stand-in and the Functions host stand-in with the app,
+wired together by generated settings.
 
 Used by `make up`, the demo and the end-to-end tests. Every part can be stopped, killed and
 restarted on its own (the fault tests do that); state lives under `root`.
@@ -18,6 +19,7 @@ from devstack.receiver import AlertReceiver
 
 log = logging.getLogger(__name__)
 EXAMPLE_SETTINGS = ROOT / "local.settings.example.json"
+DATASTORE = "mldata"  # the stand-in's Azure ML datastore on ML_CONTAINER
 
 
 def example_values() -> dict[str, str]:
@@ -40,6 +42,7 @@ class LocalStack:
         self.emulator_port = 7443 if self.fixed_ports else free_port()
         self.host_port = self.host_port or (7071 if self.fixed_ports else free_port())
         self.receiver = AlertReceiver(self.webhook_secret)
+        self.endpoint = None  # the batch endpoint stand-in, once started
         self.emulator = None
         self.host = None
 
@@ -58,6 +61,10 @@ class LocalStack:
             "DEVSTACK_EVENTGRID_WATCH": f"{values.get('LANDING_CONTAINER', 'landing')}=on_blob_created",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.host_port}",
         })
+        if self.endpoint is not None:  # configured, used when SCORE_TARGET or a run says so
+            values.update({"AML_ENDPOINT_URI": self.endpoint.endpoint_uri,
+                           "AML_DATASTORE_URI": f"azureml://datastores/{DATASTORE}/paths",
+                           "AML_POLL_INTERVAL_SECONDS": "2"})
         values.update(self.overrides)
         # Blank example values are left out; a blank override is kept, so that it also
         # overrides what the host would otherwise inherit from this process's environment.
@@ -77,6 +84,14 @@ class LocalStack:
         self.emulator = EmulatorProcess(self.root / "adf", self.azurite.connection_string,
                                         port=self.emulator_port)
         self.emulator.start()
+
+    def start_endpoint(self) -> None:
+        from devstack.aml_endpoint import BatchEndpointStandIn
+
+        ml = {**(self.base_settings or example_values()), **self.overrides}.get(
+            "ML_CONTAINER") or "ml-data"
+        self.endpoint = BatchEndpointStandIn(self.azurite.connection_string, {DATASTORE: ml},
+                                             model_container=ml).start()
 
     def deploy(self) -> dict:
         """Deploy adf/ to the emulator and upload the training code (as a release would)."""
@@ -106,6 +121,7 @@ class LocalStack:
             self.receiver.start()
             self.start_azurite()
             self.start_emulator()
+            self.start_endpoint()
             self.deploy()
             self.start_host()
         except BaseException:  # a half-started stack must not leave processes behind
@@ -120,6 +136,8 @@ class LocalStack:
                     part.stop()
                 except Exception as exc:  # keep stopping the rest
                     log.warning("stopping %s: %s", type(part).__name__, exc)
+        if self.endpoint is not None:
+            self.endpoint.stop()
         self.azurite.stop()
         self.receiver.stop()
 

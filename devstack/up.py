@@ -70,6 +70,8 @@ def describe(stack: LocalStack) -> str:
         f"  Azurite         blob 127.0.0.1:{stack.azurite.blob_port}, queue "
         f"{stack.azurite.queue_port}, table {stack.azurite.table_port}",
         f"  alert receiver  {stack.receiver.url}",
+        f"  batch endpoint  {stack.endpoint.endpoint_uri}  (Azure ML stand-in; runs use it "
+        "with SCORE_TARGET=aml-endpoint or scoreTarget)",
         *_host_listing(host),
         "  data:",
         f"    land files in container '{s.get('LANDING_CONTAINER', 'landing')}' under "

@@ -11,6 +11,10 @@ Where things are (later sources win):
     adfOverrides), as `az deployment group create --query properties.outputs` or the
     deploy workflow writes them;
   flags.
+
+With --aml-workspace it then publishes the current champion to the Azure ML batch endpoint
+(`release.aml`; needs the optional azure-ai-ml package): register the model, update the
+deployment, make it the default; nothing when the deployment already serves it.
 """
 from __future__ import annotations
 
@@ -75,6 +79,10 @@ def main(argv: list[str] | None = None, environ=None) -> int:
     p.add_argument("--storage-account-url")
     p.add_argument("--ml-container")
     p.add_argument("--adf-root", default=str(ADF_ROOT), help="default: adf/")
+    p.add_argument("--aml-workspace", help="also publish the champion to this Azure ML "
+                   "workspace's batch endpoint (infra/aml/; needs azure-ai-ml)")
+    p.add_argument("--aml-resource-group", help="the workspace's resource group "
+                   "(default: the factory's)")
     p.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
     p.add_argument("--json", action="store_true", help="the report as JSON on stdout")
     args = p.parse_args(argv)
@@ -94,13 +102,23 @@ def main(argv: list[str] | None = None, environ=None) -> int:
                            settings.azure_client_id)
     report = release(adf, blobs, settings.ml_container, Path(args.adf_root), overrides,
                      dry_run=args.dry_run)
+    published = None
+    if args.aml_workspace:
+        from release.aml import AzureMLWorkspace, publish_champion
+
+        workspace = AzureMLWorkspace(settings.adf_subscription_id,
+                                     args.aml_resource_group or settings.adf_resource_group,
+                                     args.aml_workspace)
+        published = publish_champion(workspace, blobs, settings.ml_container,
+                                     dry_run=args.dry_run)
     if args.json:
         print(json.dumps({"definitions": report.definitions, "code": report.code,
-                          "changed": report.changed, "dryRun": args.dry_run}, indent=1))
+                          "changed": report.changed, "dryRun": args.dry_run,
+                          **({"aml": vars(published)} if published else {})}, indent=1))
     else:
         print(f"release to factory {settings.adf_factory_name} ({settings.adf_resource_group})"
               + (" -- dry run, nothing written" if args.dry_run else ""))
-        for line in report.lines():
+        for line in report.lines() + ([published.line()] if published else []):
             print("  " + line)
         print("  changed" if report.changed else "  nothing changed")
     return 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +97,19 @@ class Settings(BaseSettings):
     adf_train_pipeline: str = _f("train_and_score", "ADF_TRAIN_PIPELINE")
     adf_score_pipeline: str = _f("score_only", "ADF_SCORE_PIPELINE")
     code_version: str = _f("latest", "CODE_VERSION", min_length=1)
+    # Where score-mode runs score: `batch` (the score pipeline's Custom activity on Azure
+    # Batch) or `aml-endpoint` (an Azure ML batch endpoint, driven by the endpoint pipeline's
+    # Web activities). A run may override it (`scoreTarget` on POST /api/runs).
+    score_target: Literal["batch", "aml-endpoint"] = _f("batch", "SCORE_TARGET")
+    adf_endpoint_score_pipeline: str = _f("score_batch_endpoint", "ADF_ENDPOINT_SCORE_PIPELINE")
+    # The batch endpoint: its jobs URI (https://<endpoint>.<region>.inference.ml.azure.com/
+    # jobs), the data-plane api-version, the pipeline's wait between status checks, and the
+    # URI of the Azure ML datastore on ML_CONTAINER (azureml://datastores/<name>/paths) that
+    # inputs and outputs are named under.
+    aml_endpoint_uri: str | None = _f(None, "AML_ENDPOINT_URI")
+    aml_api_version: str = _f("2020-09-01-dataplanepreview", "AML_API_VERSION", min_length=1)
+    aml_poll_interval_seconds: int = _f(120, "AML_POLL_INTERVAL_SECONDS", ge=1, le=3600)
+    aml_datastore_uri: str | None = _f(None, "AML_DATASTORE_URI")
     # ADF client retries (connection errors, 408/429/5xx): tries in all, first backoff
     # (doubling), longest wait (also caps a Retry-After the service sends).
     adf_retry_attempts: int = _f(5, "ADF_RETRY_ATTEMPTS", ge=1, le=20)
@@ -209,6 +224,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _endpoint_configured(self) -> Settings:
+        problem = endpoint_settings_problem(self)
+        if problem and self.score_target == "aml-endpoint":
+            raise ValueError(f"SCORE_TARGET is aml-endpoint but {problem}")
+        if problem and (self.aml_endpoint_uri or self.aml_datastore_uri):
+            raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
     def _storage_configured(self) -> Settings:
         if not (self.storage_connection_string or self.storage_account_url):
             raise ValueError(
@@ -216,6 +240,26 @@ class Settings(BaseSettings):
                 "managed identity)"
             )
         return self
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def endpoint_settings_problem(s: Settings) -> str | None:
+    """What keeps the batch endpoint from being used, or None when it is configured."""
+    uri = urlparse(s.aml_endpoint_uri or "")
+    if not s.aml_endpoint_uri:
+        return "AML_ENDPOINT_URI is not set (the batch endpoint's jobs URI)"
+    if not (uri.scheme == "https" or (uri.scheme == "http" and uri.hostname in _LOOPBACK)):
+        return "AML_ENDPOINT_URI must be an https URL (http only for a local stand-in)"
+    if not uri.hostname or uri.query:
+        return "AML_ENDPOINT_URI must be a URL with a host and no query"
+    store = urlparse(s.aml_datastore_uri or "")
+    if not (store.scheme == "azureml" and store.netloc == "datastores"
+            and store.path.rstrip("/").endswith("/paths") and store.path.count("/") >= 2):
+        return ("AML_DATASTORE_URI must be azureml://datastores/<datastore on ML_CONTAINER>"
+                "/paths")
+    return None
 
 
 _ENV_NAMES = {

@@ -99,6 +99,26 @@ class BlobState:
         except ResourceNotFoundError:
             return None
 
+    def read_lines(self, name: str):
+        """The blob's text lines, streamed chunk by chunk (flat memory however large);
+        None when it does not exist."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            downloader = self.container.download_blob(name)
+        except ResourceNotFoundError:
+            return None
+
+        def lines():
+            tail = b""
+            for chunk in downloader.chunks():
+                *complete, tail = (tail + chunk).split(b"\n")
+                yield from (line.decode() for line in complete)
+            if tail:
+                yield tail.decode()
+
+        return lines()
+
     def properties(self, name: str):
         """The blob's properties (metadata, etag), or None when it does not exist."""
         from azure.core.exceptions import ResourceNotFoundError

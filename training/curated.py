@@ -95,10 +95,15 @@ def read_manifest(store: Store, ml: str, batch_id: str) -> dict:
         ) from None
 
 
+def read_shard(source) -> Shard:
+    """One `part-NNNNN.npz` shard from a path or a binary file object."""
+    with np.load(source, allow_pickle=False) as z:
+        return Shard(ids=z["ids"], X=z["X"], y=z["y"] if "y" in z.files else None)
+
+
 def iter_shards(store: Store, ml: str, manifest: dict) -> Iterator[Shard]:
     for part in manifest["parts"]:
-        with np.load(io.BytesIO(store.read_bytes(ml, part["name"])), allow_pickle=False) as z:
-            yield Shard(ids=z["ids"], X=z["X"], y=z["y"] if "y" in z.files else None)
+        yield read_shard(io.BytesIO(store.read_bytes(ml, part["name"])))
 
 
 def load_all(store: Store, ml: str, manifest: dict) -> Shard:

@@ -37,6 +37,16 @@ def prediction_lines(ids: np.ndarray, classes: np.ndarray, confidence: np.ndarra
                    zip(ids.tolist(), classes.tolist(), confidence.tolist(), strict=True)).encode()
 
 
+def predict(net, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted class and its probability per row: what every scorer writes (this
+    program on Batch, `training.aml_score` on an Azure ML batch endpoint)."""
+    from training import model as mdl
+
+    proba = mdl.predict_proba(net, X)
+    classes = proba.argmax(axis=1)
+    return classes, proba[np.arange(len(classes)), classes]
+
+
 class Summary:
     def __init__(self) -> None:
         self.rows = 0
@@ -90,9 +100,7 @@ def run(ctx, args) -> dict:
     writer.write(b"id,class,confidence\n")
     summary = Summary()
     for shard in iter_shards(store, ml, manifest):
-        proba = mdl.predict_proba(net, shard.X)
-        classes = proba.argmax(axis=1)
-        confidence = proba[np.arange(len(classes)), classes]
+        classes, confidence = predict(net, shard.X)
         writer.write(prediction_lines(shard.ids, classes, confidence))
         summary.update(classes, confidence, shard.y)
     writer.close()

@@ -1,4 +1,5 @@
-"""Leaf activities the emulator executes: Custom (the Azure Batch way), Wait and WebActivity.
+"""Leaf activities the emulator executes: Custom (the Azure Batch way), Wait, WebActivity
+and Fail.
 
 Each handler gets the activity definition with its expressions already evaluated and an
 `Attempt` (cancel flag, deadline, a hook to record the process id) and returns the
@@ -86,10 +87,54 @@ def run_wait(definition: dict, attempt: Attempt) -> dict:
     return {}
 
 
+# --- Fail --------------------------------------------------------------------------------
+
+
+def run_fail(definition: dict, attempt: Attempt) -> dict:
+    """ADF's Fail activity: fails with its own message and error code, always."""
+    tp = definition.get("typeProperties", {})
+    raise ActivityFailed(str(tp.get("message") or "Fail activity"),
+                         code=str(tp.get("errorCode") or "UserError"))
+
+
 # --- WebActivity -------------------------------------------------------------------------
+
+# The emulator's stand-in for the factory's managed identity (its object id in tokens).
+EMULATOR_IDENTITY = "adf-emulator-managed-identity"
+
+
+def managed_identity_token(resource: str) -> str:
+    """An unsigned JWT for `resource`, shaped like the token Data Factory's managed identity
+    gets from Entra ID (`aud` = the resource): local stand-ins check its audience."""
+    import base64
+
+    def part(doc: dict) -> str:
+        raw = json.dumps(doc, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {"aud": resource, "oid": EMULATOR_IDENTITY, "iss": "devstack-adf-emulator",
+              "iat": now, "exp": now + 3600}
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _auth_headers(auth: dict | None, name: str) -> dict:
+    """Headers for a Web activity's `authentication`; only managed identity is emulated."""
+    if not auth:
+        return {}
+    kind = str(auth.get("type", ""))
+    if kind.upper() not in ("MSI", "SYSTEMASSIGNEDMANAGEDIDENTITY"):
+        raise ActivityFailed(f"WebActivity '{name}': authentication type {kind!r} is not "
+                             "supported by the local emulator (use MSI)")
+    resource = auth.get("resource")
+    if not resource:
+        raise ActivityFailed(f"WebActivity '{name}': MSI authentication needs a resource")
+    return {"Authorization": f"Bearer {managed_identity_token(str(resource))}"}
 
 
 def run_web(definition: dict, attempt: Attempt) -> dict:
+    """Call `url` (loopback only) and return the response body as the activity's output,
+    with `ADFWebActivityResponseHeaders`, as Data Factory does; 4xx/5xx fail the activity."""
     import requests
 
     tp = definition.get("typeProperties", {})
@@ -102,7 +147,8 @@ def run_web(definition: dict, attempt: Attempt) -> dict:
         )
     body = tp.get("body")
     data = body if isinstance(body, str) or body is None else json.dumps(body)
-    headers = {"Content-Type": "application/json", **(tp.get("headers") or {})}
+    headers = {"Content-Type": "application/json", **(tp.get("headers") or {}),
+               **_auth_headers(tp.get("authentication"), definition.get("name", "?"))}
     try:
         resp = requests.request(
             method, url, data=data, headers=headers,

@@ -36,6 +36,7 @@ from devstack.adf.activities import (
     BatchHost,
     kill_process_group,
     run_custom,
+    run_fail,
     run_wait,
     run_web,
 )
@@ -46,7 +47,8 @@ log = logging.getLogger("devstack.adf")
 
 TERMINAL = {"Succeeded", "Failed", "Cancelled"}
 ACTIVE = {"InProgress", "Canceling"}
-SUPPORTED_TYPES = ("Custom", "Wait", "WebActivity", "SetVariable", "IfCondition", "Until")
+SUPPORTED_TYPES = ("Custom", "Wait", "WebActivity", "Fail", "SetVariable", "IfCondition",
+                   "Until")
 DEFAULT_TIMEOUT = "0.12:00:00"
 LOST_CODE = "EmulatorRestarted"
 
@@ -344,6 +346,7 @@ class RunExecution(threading.Thread):
         self.engine, self.store, self.run_doc, self.resume = engine, engine.store, run, resume
         self.cancel = threading.Event()
         self.outputs: dict[str, object] = {}
+        self._ran: set[str] = set()  # activities this thread has run (Until runs them again)
         props = run["definition"].get("properties", {})
         if run.get("variables") is None:
             run["variables"] = {
@@ -505,9 +508,13 @@ class RunExecution(threading.Thread):
         except (ActivityFailed, TypeError, ValueError) as exc:
             self._record(activity, "Failed", error=self._error(name, f"invalid policy: {exc}"))
             return "Failed"
-        tries = sum(1 for r in self.run_doc["activityRuns"] if r["activityName"] == name)
-        if tries > retries:  # resumed after a restart with no tries left
-            return "Failed"
+        if name in self._ran:  # again, in a later iteration of an Until: tries start afresh
+            tries = 0
+        else:
+            tries = sum(1 for r in self.run_doc["activityRuns"] if r["activityName"] == name)
+            if tries > retries:  # resumed after a restart with no tries left
+                return "Failed"
+            self._ran.add(name)
         while True:
             tries += 1
             rec = self._record(activity, "InProgress")
@@ -552,7 +559,7 @@ class RunExecution(threading.Thread):
             return self._if_condition(activity, attempt)
         if kind == "Until":
             return self._until(activity, attempt)
-        if kind not in ("Custom", "Wait", "WebActivity"):
+        if kind not in ("Custom", "Wait", "WebActivity", "Fail"):
             raise ActivityFailed(
                 f"Activity type '{kind}' (activity '{activity['name']}') is not supported by the "
                 f"local Data Factory emulator; supported types: {', '.join(SUPPORTED_TYPES)}",
@@ -566,6 +573,8 @@ class RunExecution(threading.Thread):
             return run_wait(evaluated, attempt)
         if kind == "WebActivity":
             return run_web(evaluated, attempt)
+        if kind == "Fail":
+            return run_fail(evaluated, attempt)
         linked, datasets = self._references(evaluated)
         return run_custom(evaluated, attempt, self.engine.host, linked, datasets)
 

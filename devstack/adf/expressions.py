@@ -2,7 +2,7 @@
 
 Supported: `@pipeline().parameters.x`, `@pipeline().RunId` (and `Pipeline`, `DataFactory`,
 `GroupId`, `TriggerTime`, `TriggerType`), `@activity('A').output...`, `@variables('v')`,
-property access with `.name` and `['name']` / `[0]`, string/number/bool/null literals, the
+property access with `.name`, `?.name` (null when missing) and `['name']` / `[0]`, string/number/bool/null literals, the
 functions in `FUNCTIONS`, whole-value expressions (`"@concat(...)"`), string interpolation
 (`"x-@{pipeline().RunId}"`) and the `@@` escape. Anything else raises `ExpressionError`
 naming the expression, which fails the activity (and the run) with that message.
@@ -47,7 +47,7 @@ _TOKEN = re.compile(
     r"(?P<str>'(?:[^']|'')*')|"
     r"(?P<num>-?\d+(?:\.\d+)?)|"
     r"(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|"
-    r"(?P<punct>[().,\[\]])"
+    r"(?P<punct>\?\.|[().,\[\]])"
     r")"
 )
 
@@ -120,12 +120,13 @@ class _Parser:
             node = ("call", value, args)
         else:
             self.fail(f"unexpected {value!r}")
-        while self.peek(".") or self.peek("["):
-            if self.take()[1] == ".":
+        while self.peek(".") or self.peek("?.") or self.peek("["):
+            op = self.take()[1]
+            if op in (".", "?."):
                 kind, name = self.take()
                 if kind != "ident":
-                    self.fail(f"expected a property name after '.', got {name!r}")
-                node = ("get", node, ("lit", name))
+                    self.fail(f"expected a property name after {op!r}, got {name!r}")
+                node = ("get" if op == "." else "safe-get", node, ("lit", name))
             else:
                 key = self.expr()
                 self.take("]")
@@ -236,6 +237,12 @@ def _eval(node, scope: Scope, source: str):
         return node[1]
     if kind == "get":
         return _get(_eval(node[1], scope, source), _eval(node[2], scope, source), source)
+    if kind == "safe-get":  # `a?.b`: null when `a` is null or has no property `b`
+        container = _eval(node[1], scope, source)
+        try:
+            return None if container is None else _get(container, node[2][1], source)
+        except ExpressionError:
+            return None
     _, name, args = node
     if name in _SCOPE_FUNCTIONS:
         return _scope_call(name, [_eval(a, scope, source) for a in args], scope, source)

@@ -20,6 +20,7 @@ var lsBlobMl = loadJsonContent('../../adf/linkedService/ls_blob_ml.json')
 var lsKeyVault = loadJsonContent('../../adf/linkedService/ls_keyvault.json')
 var trainAndScore = loadJsonContent('../../adf/pipeline/train_and_score.json')
 var scoreOnly = loadJsonContent('../../adf/pipeline/score_only.json')
+var scoreBatchEndpoint = loadJsonContent('../../adf/pipeline/score_batch_endpoint.json')
 
 var storageAccountUrl = take(dataBlobEndpoint, length(dataBlobEndpoint) - 1)
 var pipelineOverride = {
@@ -55,6 +56,7 @@ var adfOverrides = {
   pipeline: {
     train_and_score: pipelineOverride
     score_only: pipelineOverride
+    score_batch_endpoint: pipelineOverride
   }
 }
 
@@ -105,6 +107,17 @@ resource scoreOnlyPipeline 'Microsoft.DataFactory/factories/pipelines@2018-06-01
   parent: factory
   name: scoreOnly.name
   properties: union(scoreOnly.properties, adfOverrides.pipeline.score_only)
+  dependsOn: [
+    batchService
+  ]
+}
+
+// Scores on an Azure Machine Learning batch endpoint (SCORE_TARGET=aml-endpoint); its Web
+// activities call the endpoint as this factory's identity (README: Azure ML roles).
+resource scoreBatchEndpointPipeline 'Microsoft.DataFactory/factories/pipelines@2018-06-01' = {
+  parent: factory
+  name: scoreBatchEndpoint.name
+  properties: union(scoreBatchEndpoint.properties, adfOverrides.pipeline.score_batch_endpoint)
   dependsOn: [
     batchService
   ]

@@ -18,6 +18,9 @@ _RUN_STATUS = {
     "canceled": CANCELLED,
 }
 _ACTIVITY_STATUS = {**_RUN_STATUS, "skipped": "skipped"}
+# What Data Factory adds to a Web activity's output besides the response body.
+_WEB_OUTPUT_NOISE = frozenset({"ADFWebActivityResponseHeaders", "effectiveIntegrationRuntime",
+                               "executionDuration", "durationInQueue", "billingReference"})
 _TARGET = re.compile(r"Operation on target (.+?) failed:\s*(.*)", re.S)
 
 
@@ -73,6 +76,9 @@ def summarize_run(run: dict, activity_runs: list[dict],
         if str(a.get("status")).lower() == "succeeded" and isinstance(out, dict):
             if isinstance(out.get("customOutput"), dict):
                 outputs[a.get("activityName")] = out["customOutput"]
+            elif a.get("activityType") == "WebActivity":  # the response body
+                outputs[a.get("activityName")] = {k: v for k, v in out.items()
+                                                  if k not in _WEB_OUTPUT_NOISE}
     error = _run_error(status, run, activities)
     return {
         "runId": run.get("runId"),

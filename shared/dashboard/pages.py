@@ -220,6 +220,11 @@ def run_page(data: dict, links: Links) -> str:
             ("previous batch", r.get("previousBatchId")),
             ("ADF runs", join((_adf_link(i, factory) for i in r.get("adfRunIds") or []), " ")
              if r.get("adfRunIds") else None),
+            ("score target", r.get("scoreTarget")),
+            ("endpoint job", " ".join(str(x) for x in (
+                (r.get("endpointJob") or {}).get("jobId"),
+                (r.get("endpointJob") or {}).get("status")) if x) or None),
+            ("endpoint output", r.get("endpointOutputPath")),
             ("error", Html(f'<span class="err">{e(error.get("activity"))}: '
                            f'{e(error.get("message"))}</span>') if error else None)))
         + "</dl>")

@@ -11,6 +11,7 @@ Field by field, what a derived batch keeps:
 | manifestPath, files | same | same |
 | reason | same (the record keeps why the batch ran; `rerunOf` says it is a rerun) | `alert <id>: <action>` |
 | trainOptions, timeoutSeconds, maxReruns | same (ADF reruns with the same parameters) | dropped: the settings' defaults |
+| scoreTarget | same (the record keeps the target the run used) | dropped: SCORE_TARGET |
 | rerunOf | the failed ADF run id | none |
 """
 from __future__ import annotations
@@ -61,6 +62,9 @@ class RunOverrides(BaseModel):
     trainOptions: dict | None = None  # noqa: N815
     timeoutSeconds: float | None = Field(None, gt=0, le=7 * 24 * 3600)  # noqa: N815
     maxReruns: int | None = Field(None, ge=0, le=10)  # noqa: N815
+    scoreTarget: Literal["batch", "aml-endpoint"] | None = Field(  # noqa: N815
+        None, description="where a score-mode run scores: batch (Azure Batch) or "
+                          "aml-endpoint (the Azure ML batch endpoint); default SCORE_TARGET")
 
 
 class Batch(RunOverrides):

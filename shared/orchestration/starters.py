@@ -12,7 +12,7 @@ import logging
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from shared.errors import Conflict, NotFound
+from shared.errors import BadRequest, Conflict, NotFound
 from shared.landing.batch import Batch, RunOverrides, check_batch_id
 from shared.orchestration import contract
 from shared.telemetry import run_context
@@ -80,6 +80,16 @@ async def start_batches(client, services, batches: list[Batch]) -> list[dict]:
     return out
 
 
+def check_overrides(overrides: RunOverrides | None, settings) -> None:
+    """Refuse (400) per-run options this app cannot honour with its settings."""
+    from shared.settings import endpoint_settings_problem
+
+    if overrides and overrides.scoreTarget == "aml-endpoint":
+        problem = endpoint_settings_problem(settings)
+        if problem:
+            raise BadRequest(f"scoreTarget: aml-endpoint is not configured: {problem}")
+
+
 async def sweep_and_start(client, services, reason: str = "sweep",
                           prefixes: list[str] | None = None, mode: str | None = None,
                           overrides: RunOverrides | None = None) -> dict:
@@ -87,6 +97,7 @@ async def sweep_and_start(client, services, reason: str = "sweep",
     sealed batches whose run never started (a detector died after sealing)."""
     from shared.landing.detection import Detector
 
+    check_overrides(overrides, services.settings)
     detector = Detector(services)
     det = await asyncio.to_thread(detector.sweep, None, prefixes, reason, mode)
     batches = [b.with_request(mode, overrides) for b in det.batches]
@@ -108,6 +119,7 @@ async def start_files(client, services, files: list[str], mode: str | None, reas
     existing instance (the same files never start a second run). Raises UnknownFiles."""
     from shared.landing.detection import Detector
 
+    check_overrides(overrides, services.settings)
     detector = Detector(services)
     det = await asyncio.to_thread(detector.claim_files, files, mode, None, reason)
     runs = await start_batches(client, services,

@@ -12,6 +12,7 @@ from shared.landing.batch import Batch
 from shared.landing.detection import Detector
 from shared.markers import NEWEST_PREDICTIONS, raise_marker
 from shared.reporting import record_finished_run
+from shared.runs import endpoint
 from shared.runs.ml_layout import CODE_POINTER
 from shared.runs.records import RunRecords
 
@@ -29,8 +30,11 @@ def resolve_code_version(services) -> str:
     return pointer["version"]
 
 
-def pipeline_for(mode: str, settings) -> str:
-    return settings.adf_train_pipeline if mode == "train-and-score" else settings.adf_score_pipeline
+def pipeline_for(mode: str, settings, target: str = endpoint.BATCH) -> str:
+    if mode == "train-and-score":
+        return settings.adf_train_pipeline
+    return settings.adf_endpoint_score_pipeline if target == endpoint.ENDPOINT \
+        else settings.adf_score_pipeline
 
 
 def begin_run(services, payload: dict) -> dict:
@@ -43,11 +47,17 @@ def begin_run(services, payload: dict) -> dict:
         "codeVersion": resolve_code_version(services), "mode": batch.mode,
         "mlContainer": s.ml_container, "trainOptions": json.dumps(options),
     }
-    pipeline = pipeline_for(batch.mode, s)
+    target = endpoint.score_target(batch, s)
+    pipeline = pipeline_for(batch.mode, s, target)
+    scoring = {"scoreTarget": target}
+    if target == endpoint.ENDPOINT:
+        parameters.update(endpoint.pipeline_parameters(batch.batchId, instance_id, s))
+        scoring["endpointOutputPath"] = endpoint.output_path(batch.batchId, instance_id)
+        scoring["endpointJob"] = None  # this orchestration's job, once it is invoked
     RunRecords(services.state).update(batch.batchId, {
         **batch.run_fields(), "pipeline": pipeline, "instanceId": instance_id,
         "status": "running", "codeVersion": parameters["codeVersion"], "trainOptions": options,
-        "startedAt": datetime.now(UTC).isoformat(),
+        "startedAt": datetime.now(UTC).isoformat(), **scoring,
     })
     Detector(services).mark_started(batch.batchId)
     log.info("batch %s: run %s begins (%s, pipeline %s)", batch.batchId, instance_id,
@@ -84,8 +94,12 @@ def _existing_rerun(adf, pipeline: str, run_id: str) -> dict | None:
 
 def rerun_adf_run(services, payload: dict) -> dict:
     adf = services.adf
-    again = _existing_rerun(adf, payload["pipeline"], payload["runId"]) or \
-        adf.rerun_from_failure(payload["pipeline"], payload["runId"], payload["parameters"])
+    again = _existing_rerun(adf, payload["pipeline"], payload["runId"])
+    if again is None:
+        failed = (adf.run_status(payload["runId"]).get("error") or {}).get("activity")
+        again = adf.rerun_from_failure(
+            payload["pipeline"], payload["runId"], payload["parameters"],
+            start_activity=endpoint.rerun_start(payload["pipeline"], failed, services.settings))
     RunRecords(services.state).add_adf_run(payload["batchId"], again["runId"])
     log.info("batch %s: rerun of ADF run %s from failure is %s", payload["batchId"],
              payload["runId"], again["runId"])
@@ -112,10 +126,16 @@ def finish_run(services, result: dict) -> dict:
     from shared.runs.evaluation import evaluate_finished_run
 
     records = RunRecords(services.state)
+    before = records.get(result["batchId"]) or {}
+    job = endpoint.endpoint_job(result.get("outputs", {}))
+    if job is not None:
+        result = {**result, "endpointJob": job}
+    score = endpoint.score_output(services.ml, {**before, **result})
+    if score is not None:  # the endpoint wrote predictions only: the glue summarises them
+        result = {**result, "outputs": {**result.get("outputs", {}), "Score": score}}
     if result["status"] == "succeeded" and "Score" in result.get("outputs", {}):
         raise_marker(services.state, NEWEST_PREDICTIONS,
                      datetime.fromisoformat(result["finishedAt"]))
-    before = records.get(result["batchId"]) or {}
     # A rerun's orchestration knows only its own ADF runs: keep the earlier ones too.
     result = {**result, "adfRunIds": list(dict.fromkeys(
         [*before.get("adfRunIds", []), *result["adfRunIds"]]))}

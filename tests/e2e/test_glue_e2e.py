@@ -60,6 +60,54 @@ def test_unlabelled_batch_leads_to_a_score_only_run(stack):
     assert run["outputs"]["Score"]["rows"] == 400
 
 
+def test_unlabelled_batch_scored_on_the_batch_endpoint_a_failed_job_and_its_rerun(stack):
+    from shared.landing.layout import batch_id as batch_id_of
+
+    services = stack.services()
+    if services.ml.read_json("models/champion.json")[0] is None:  # run alone: train first
+        _only_run(stack, stack.land("labelled", 600, seed=11, name="e2e-endpoint-champion"))
+    blob = stack.land("unlabelled", 300, seed=12, name="e2e-endpoint")
+    etag = services.landing.get_blob_client(blob).get_blob_properties().etag.strip('"')
+    expected = batch_id_of("unlabelled", [{"name": blob, "etag": etag}])
+    # The endpoint refuses an output file that exists: make the first job's output exist.
+    taken = f"predictions/{expected}/endpoint/{expected}/predictions.csv"
+    services.ml.put(taken, b"someone else's predictions\n")
+
+    started = stack.api.start({"files": [blob], "scoreTarget": "aml-endpoint"})
+    (first,) = started["runs"]
+    assert first["batchId"] == expected and first["started"] is True
+    run = stack.api.wait_for_run(expected, timeout=180)
+    assert (run["pipeline"], run["scoreTarget"], run["status"]) == (
+        "score_batch_endpoint", "aml-endpoint", "failed")
+    assert run["error"]["activity"] == "WaitForJob"
+    assert "already exists" in run["error"]["message"]  # the job's own error
+    assert run["endpointJob"]["status"] == "Failed" and run["endpointJob"]["jobId"]
+    assert "already exists" in run["endpointJob"]["error"]
+
+    r = stack.api.request("POST", f"runs/{expected}/rerun")
+    assert r.status_code == 202, r.text
+    again = stack.api.wait_for_rerun(expected, 2)
+    assert again["status"] == "succeeded", again.get("error")
+    assert again["instanceId"] == f"{expected}-rerun1"
+    output = f"predictions/{expected}/endpoint/{expected}-rerun1/predictions.csv"
+    assert again["endpointOutputPath"] == output  # a new output path, and it is there
+    assert len(services.ml.read_text(output).splitlines()) == 300
+    assert services.ml.read_text(taken) == "someone else's predictions\n"  # untouched
+    job = again["endpointJob"]
+    assert job["status"] == "Completed" and job["jobId"] != run["endpointJob"]["jobId"]
+    names = [s["name"] for s in again["stages"]]
+    assert {"InvokeEndpoint", "WaitForJob", "CheckJob"} <= set(names)
+    assert all(s["durationSeconds"] is not None for s in again["stages"]
+               if s["name"] in ("InvokeEndpoint", "WaitForJob"))
+    score = again["outputs"]["Score"]  # built by the glue from the endpoint's output file
+    assert score["rows"] == 300 and sum(score["classCounts"].values()) == 300
+    assert "prediction_drift" in {f["kind"] for f in again["checks"]}
+    new = stack.services().adf.run_status(again["adfRunIds"][-1])
+    ran_again = {a["name"] for a in new["activities"] if a["status"] != "skipped"
+                 and a["start"] and a["start"] >= new["runStart"]}
+    assert "InvokeEndpoint" in ran_again and "Preprocess" not in ran_again
+
+
 def test_burst_of_files_with_duplicate_events_gives_bounded_batches_one_adf_run_each(stack):
     blobs = [stack.land("unlabelled", 50, seed=100 + i, name=f"burst-{i:02}") for i in range(20)]
     runs = stack.api.wait_for_runs_of(blobs, timeout=300)

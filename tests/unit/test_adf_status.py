@@ -91,3 +91,16 @@ def test_inherited_outputs_are_overridden_by_this_runs_outputs():
             output={"customOutput": {"v": "new"}})],
         inherited_outputs={"Preprocess": {"rows": 5}, "Train": {"v": "old"}})
     assert s["outputs"] == {"Preprocess": {"rows": 5}, "Train": {"v": "new"}}
+
+
+def test_a_web_activitys_response_body_is_its_output_without_what_adf_adds():
+    body = {"name": "batchjob-1", "properties": {"status": "Completed"}}
+    web = {**act("CheckJob", "Succeeded", "2026-01-01T00:00:03Z", "2026-01-01T00:00:04Z",
+                 output={**body, "ADFWebActivityResponseHeaders": {"Server": "x"},
+                         "effectiveIntegrationRuntime": "AutoResolve", "executionDuration": 1}),
+           "activityType": "WebActivity"}
+    failed = {**act("InvokeEndpoint", "Failed", "2026-01-01T00:00:02Z",
+                    output={"error": "refused"}), "activityType": "WebActivity"}
+    custom = act("Preprocess", "Succeeded", "2026-01-01T00:00:01Z", output={"exitcode": 0})
+    s = summarize_run(run("Succeeded"), [custom, failed, web])
+    assert s["outputs"] == {"CheckJob": body}  # a failed call and a Custom without customOutput: none

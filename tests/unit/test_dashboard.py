@@ -213,3 +213,12 @@ def test_points_are_drawn_whatever_their_scale():
         for i in range(4)]
     svg = plots.volume_plot(points)
     assert svg.count('class="point series-rows ') == svg.count('class="point series-bytes ') == 4
+
+
+def test_an_endpoint_run_page_shows_the_endpoint_job(story):
+    rec = {**story[8], "pipeline": "score_batch_endpoint", "scoreTarget": "aml-endpoint",
+           "endpointJob": {"jobId": "batchjob-1234", "status": "Completed", "error": None},
+           "endpointOutputPath": "predictions/b/endpoint/b/predictions.csv"}
+    html = run_page({"now": NOW, "record": rec, "live": None, "portal": None}, Links())
+    assert "<dt>endpoint job</dt><dd>batchjob-1234 Completed</dd>" in html
+    assert "predictions/b/endpoint/b/predictions.csv" in html and "aml-endpoint" in html

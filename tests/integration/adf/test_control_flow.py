@@ -180,3 +180,83 @@ def test_missing_required_parameter_is_refused_at_create(adf, deploy):
     with pytest.raises(HttpResponseError) as err:
         adf.start_run("p_params", "b1", {})
     assert err.value.status_code == 400 and "codeVersion" in str(err.value)
+
+
+class _Jobs(BaseHTTPRequestHandler):
+    """A job API: Running twice, then the status it was told; records Authorization."""
+    auth: list = []
+    final = "Completed"
+
+    def do_GET(self):  # noqa: N802
+        _Jobs.auth.append(self.headers.get("Authorization"))
+        status = "Running" if len(_Jobs.auth) < 3 else _Jobs.final
+        props = {"status": status}
+        if status == "Failed":
+            props["error"] = {"message": "the job broke"}
+        data = json.dumps({"name": "job-1", "properties": props}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def _poll_until_done(url: str) -> list[dict]:
+    check = {"name": "Check", "type": "WebActivity", "typeProperties": {
+        "url": url, "method": "GET",
+        "authentication": {"type": "MSI", "resource": "https://ml.azure.com"}}}
+    return [
+        {"name": "Poll", "type": "Until", "typeProperties": {
+            "expression": {"value": "@not(equals(variables('s'), 'Running'))",
+                           "type": "Expression"},
+            "timeout": "0.00:01:00",
+            "activities": [
+                check,  # no retry policy: each iteration is a first try
+                {"name": "Keep", "type": "SetVariable", "dependsOn": [_dep("Check", "Succeeded")],
+                 "typeProperties": {"variableName": "s",
+                                    "value": "@activity('Check').output.properties.status"}}]}},
+        {"name": "Outcome", "type": "IfCondition", "dependsOn": [_dep("Poll", "Succeeded")],
+         "typeProperties": {
+             "expression": {"value": "@equals(variables('s'), 'Failed')", "type": "Expression"},
+             "ifTrueActivities": [{"name": "Stop", "type": "Fail", "typeProperties": {
+                 "message": {"value": "@concat('job: ', coalesce(variables('e'), "
+                                      "'no error'))", "type": "Expression"},
+                 "errorCode": "JobFailed"}}]}},
+    ]
+
+
+@pytest.mark.parametrize("final", ["Completed", "Failed"])
+def test_until_polls_a_web_api_with_a_managed_identity_token_and_fail_ends_the_run(
+        adf, deploy, final):
+    import base64
+
+    _Jobs.auth, _Jobs.final = [], final
+    server = HTTPServer(("127.0.0.1", 0), _Jobs)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        activities = _poll_until_done(f"http://127.0.0.1:{server.server_port}/jobs/job-1")
+        # `?.` gives null for a property that is not there (no error on a completed job)
+        activities[0]["typeProperties"]["activities"].append(
+            {"name": "Why", "type": "SetVariable", "dependsOn": [_dep("Keep", "Succeeded")],
+             "typeProperties": {"variableName": "e", "value":
+                                "@activity('Check').output.properties?.error?.message"}})
+        deploy(p_poll=pipeline(activities, variables={
+            "s": {"type": "String", "defaultValue": "Running"}, "e": {"type": "String"}}))
+        status = wait_for(adf, adf.start_run("p_poll", "b-poll", {})["runId"])
+    finally:
+        server.shutdown()
+    assert len(_Jobs.auth) == 3  # three iterations, each a first try of Check
+    scheme, token = _Jobs.auth[0].split(" ")
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert scheme == "Bearer" and claims["aud"] == "https://ml.azure.com"
+    acts = {a["name"]: a for a in status["activities"]}
+    assert acts["Check"]["attempts"] == 3 and acts["Check"]["status"] == "succeeded"
+    if final == "Completed":
+        assert status["status"] == "succeeded", status
+        assert "Stop" not in acts
+    else:
+        assert status["status"] == "failed" and acts["Stop"]["status"] == "failed"
+        assert status["error"]["activity"] == "Outcome"
+        assert "job: the job broke" in status["error"]["message"]
