@@ -10,6 +10,7 @@ import importlib
 import json
 import pkgutil
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names or discover():
         mod = importlib.import_module(f"bench.bench_{name}")
         print(f"running {name} ...", file=sys.stderr, flush=True)
+        started = time.monotonic()
         try:
             rows.extend(mod.run(short=args.short))
+            print(f"{name}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
         except Exception as exc:  # one broken benchmark must not hide the others
             failed.append(name)
             print(f"benchmark {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)

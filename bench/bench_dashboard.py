@@ -106,8 +106,8 @@ def _case(conn: str, n: int, repeats: int) -> dict:
 def run(short: bool = False) -> list[Row]:
     from devstack.azurite import Azurite
 
-    small, big = (100, 1_000) if short else (100, 10_000)
-    repeats = 3 if short else 9
+    small, big = (50, 300) if short else (100, 10_000)
+    repeats = 2 if short else 9
     with tempfile.TemporaryDirectory() as tmp, Azurite(Path(tmp)) as az:
         base = _case(az.connection_string, small, repeats)
         long = _case(az.connection_string, big, repeats)

@@ -33,7 +33,7 @@ def _created_at(stack, name: str, timeout: float = 60.0) -> datetime:
 
 
 def run(short: bool = False) -> list[Row]:
-    samples = 5 if short else 25
+    samples = 3 if short else 25
     latencies = []
     with tempfile.TemporaryDirectory() as tmp:
         stack = start(Path(tmp), {"EVENT_BATCH_WINDOW_SECONDS": str(WINDOW),

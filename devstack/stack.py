@@ -101,9 +101,24 @@ class LocalStack:
 
         self.apply_to_environment()
         services = get_services()
-        deployed = services.adf.deploy(ROOT / "adf")
+        deployed = services.adf.deploy(self._definitions())
         version = upload_package(blob_service(services.settings), services.settings.ml_container)
         return {"deployed": deployed, "codeVersion": version}
+
+    def _definitions(self) -> Path:
+        """adf/ as committed, or, when DEVSTACK_ADF_RETRY_INTERVAL_SECONDS is set (the
+        tests' fast clocks), a copy whose activity retry intervals are capped at it: a
+        failing activity is still retried as its policy says, without ADF's 30 s waits."""
+        cap = self.settings().get("DEVSTACK_ADF_RETRY_INTERVAL_SECONDS")
+        if not cap:
+            return ROOT / "adf"
+        copy = self.root / "adf-definitions"
+        for path in (ROOT / "adf").rglob("*.json"):
+            target = copy / path.relative_to(ROOT / "adf")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(_cap_retry_intervals(json.loads(path.read_text()),
+                                                               int(cap)), indent=1))
+        return copy
 
     def start_host(self) -> None:
         from devstack.host import HostProcess
@@ -146,3 +161,13 @@ class LocalStack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _cap_retry_intervals(node, cap: int):
+    """The definition with every `retryIntervalInSeconds` at most `cap`."""
+    if isinstance(node, dict):
+        return {k: (min(v, cap) if k == "retryIntervalInSeconds" and isinstance(v, int | float)
+                    else _cap_retry_intervals(v, cap)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_cap_retry_intervals(v, cap) for v in node]
+    return node

@@ -26,6 +26,7 @@ FAST = {
     "MAX_BATCH_FILES": "8",
     "ALERT_DELIVERY_BACKOFF_SECONDS": "0.2",
     "TRAIN_OPTIONS": '{"epochs": 12}',
+    "DEVSTACK_ADF_RETRY_INTERVAL_SECONDS": "1",  # a failing activity's retries, without 30 s waits
 }
 
 

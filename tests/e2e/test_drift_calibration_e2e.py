@@ -14,10 +14,13 @@ DRIFT = ("prediction_drift", "feature_drift", "dataset_drift")
 stack = module_stack("calibration", {"EVENT_BATCH_WINDOW_SECONDS": "1"})
 
 
-def _run(stack, kind, rows, variant="clean", seed=0, name=None) -> dict:
+def _start(stack, kind, rows, variant="clean", seed=0, name=None) -> str:
     blob = stack.land(kind, rows, variant, seed, name=name)
-    started = stack.api.start({"files": [blob]})
-    return stack.api.wait_for_run(started["runs"][0]["batchId"], timeout=240)
+    return stack.api.start({"files": [blob]})["runs"][0]["batchId"]
+
+
+def _run(stack, kind, rows, variant="clean", seed=0, name=None) -> dict:
+    return stack.api.wait_for_run(_start(stack, kind, rows, variant, seed, name), timeout=240)
 
 
 def _wait_alerts(receiver, kind, condition, timeout=30.0) -> list[dict]:
@@ -34,8 +37,12 @@ def test_ten_clean_small_batches_page_no_one_then_drift_fires_and_resolves(stack
     champion = _run(stack, "labelled", 1000, seed=71, name="calib-train")
     assert champion["status"] == "succeeded" and champion["outputs"]["Train"]["promoted"]
 
-    for i in range(10):
-        run = _run(stack, "unlabelled", 100, "clean", seed=700 + i, name=f"calib-clean-{i}")
+    # Ten runs at once (the factory runs them side by side), each judged on its own.
+    batches = [_start(stack, "unlabelled", 100, "clean", seed=700 + i, name=f"calib-clean-{i}")
+               for i in range(10)]
+    assert len(set(batches)) == 10
+    for batch_id in batches:
+        run = stack.api.wait_for_run(batch_id, timeout=400)
         assert run["status"] == "succeeded"
         judged = {c["kind"]: c for c in run["checks"] if c["kind"] in DRIFT}
         assert set(judged) == set(DRIFT)  # judged at 100 rows, not skipped as too few
