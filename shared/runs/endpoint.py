@@ -72,15 +72,24 @@ def endpoint_job(outputs: dict) -> dict | None:
 
 
 def summarize_predictions(lines: Iterable[str]) -> dict:
-    """The Batch scorer's summary, from `id,class,confidence` lines (a header is skipped)."""
+    """The Batch scorer's summary, from `id,class,confidence` lines (a header is skipped;
+    lines with a class or confidence out of range are left out and counted)."""
     counts = [0] * N_CLASSES
     hist = [0] * (len(CONFIDENCE_BINS) - 1)
-    rows, total = 0, 0.0
+    rows, total, malformed = 0, 0.0, 0
     for line in lines:
         fields = line.strip().rsplit(",", 2)
-        if len(fields) != 3 or fields[1] == "class":
+        if not line.strip() or fields[1:2] == ["class"]:
             continue
-        cls, conf = int(fields[1]), float(fields[2])
+        try:  # a line the deployment should not have written is counted, not fatal
+            if len(fields) != 3:
+                raise ValueError
+            cls, conf = int(fields[1]), float(fields[2])
+            if not (0 <= cls < N_CLASSES and 0.0 <= conf <= 1.0):
+                raise ValueError
+        except ValueError:
+            malformed += 1
+            continue
         counts[cls] += 1
         # numpy.histogram's bins: [edge, next edge), the last one closed
         hist[max(0, min(bisect_right(CONFIDENCE_BINS, conf) - 1, len(hist) - 1))] += 1
@@ -92,6 +101,7 @@ def summarize_predictions(lines: Iterable[str]) -> dict:
                               for k, v in class_counts.items()},
         "confidenceHistogram": {"bins": CONFIDENCE_BINS, "counts": hist},
         "meanConfidence": round(total / rows, 6) if rows else None,
+        **({"malformedLines": malformed} if malformed else {}),
     }
 
 

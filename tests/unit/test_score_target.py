@@ -146,3 +146,12 @@ def test_the_summary_matches_training_score_summary_bin_for_bin():
     assert glue["classCounts"] == expected["classCounts"]
     assert glue["confidenceHistogram"] == expected["confidenceHistogram"]
     assert glue["meanConfidence"] == pytest.approx(expected["meanConfidence"])
+
+
+def test_lines_the_deployment_should_not_write_are_counted_not_fatal():
+    lines = ["id,class,confidence", "1,3,0.9", "2,x,0.5", "3,12,0.5", "4,2,1.7", "5,1", "",
+             "6,2,0.4"]
+    summary = endpoint.summarize_predictions(lines)
+    assert summary["rows"] == 2 and summary["malformedLines"] == 4
+    assert summary["classCounts"]["3"] == 1 and summary["classCounts"]["2"] == 1
+    assert "malformedLines" not in endpoint.summarize_predictions(["1,3,0.9"])
