@@ -20,10 +20,19 @@ class AppClient:
         return self.session.request(method, f"{self.base}/api/{path.lstrip('/')}",
                                     timeout=self.timeout, **kw)
 
-    def start(self, body: dict | None = None) -> dict:
-        r = self.request("POST", "runs", json=body) if body is not None else self.request("POST", "runs")
-        r.raise_for_status()
-        return r.json()
+    def start(self, body: dict | None = None, settle_seconds: float = 30.0) -> dict:
+        """POST /runs. Files another detector is sealing at that moment (`beingClaimed`,
+        e.g. an event's sealer) have no run yet: ask again until they do; a repeated POST
+        answers every named file's run, the ones started the first time included."""
+        deadline = time.monotonic() + settle_seconds
+        while True:
+            r = self.request("POST", "runs", json=body) if body is not None else \
+                self.request("POST", "runs")
+            r.raise_for_status()
+            answer = r.json()
+            if not answer.get("beingClaimed") or time.monotonic() > deadline:
+                return answer
+            time.sleep(0.3)
 
     def run(self, batch_id: str) -> dict | None:
         r = self.request("GET", f"runs/{batch_id}")

@@ -72,7 +72,7 @@ START_RESULT = {
     "properties": {
         "runs": {"type": "array", "items": _ref("RunStarted")},
         "unsettled": {**NAMES, "description": "sweep: files not quiet yet, taken later"},
-        "beingClaimed": {**NAMES, "description": "files another detector is sealing now"},
+        "beingClaimed": {**NAMES, "description": "files another detector is sealing now: POST them again shortly for their run"},
     },
 }
 

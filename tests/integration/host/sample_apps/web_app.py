@@ -12,7 +12,11 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 
 def _out(name: str, payload) -> None:
-    Path(os.environ["SAMPLE_OUT_DIR"], name).write_text(json.dumps(payload))
+    # Written aside then renamed: a test reading the folder never sees a half-written file.
+    path = Path(os.environ["SAMPLE_OUT_DIR"], name)
+    aside = path.with_name(f".{name}.tmp")
+    aside.write_text(json.dumps(payload))
+    aside.replace(path)
 
 
 @app.route(route="items/{id:int}", methods=["GET", "POST"])
