@@ -20,6 +20,9 @@ var lsBlobMl = loadJsonContent('../../adf/linkedService/ls_blob_ml.json')
 var lsKeyVault = loadJsonContent('../../adf/linkedService/ls_keyvault.json')
 var trainAndScore = loadJsonContent('../../adf/pipeline/train_and_score.json')
 var scoreOnly = loadJsonContent('../../adf/pipeline/score_only.json')
+// The example regression feed (training/diabetes): its own pipelines beside the digits'.
+var diabetesTrainAndScore = loadJsonContent('../../adf/pipeline/diabetes_train_and_score.json')
+var diabetesScoreOnly = loadJsonContent('../../adf/pipeline/diabetes_score_only.json')
 
 var storageAccountUrl = take(dataBlobEndpoint, length(dataBlobEndpoint) - 1)
 var pipelineOverride = {
@@ -55,6 +58,8 @@ var adfOverrides = {
   pipeline: {
     train_and_score: pipelineOverride
     score_only: pipelineOverride
+    diabetes_train_and_score: pipelineOverride
+    diabetes_score_only: pipelineOverride
   }
 }
 
@@ -105,6 +110,24 @@ resource scoreOnlyPipeline 'Microsoft.DataFactory/factories/pipelines@2018-06-01
   parent: factory
   name: scoreOnly.name
   properties: union(scoreOnly.properties, adfOverrides.pipeline.score_only)
+  dependsOn: [
+    batchService
+  ]
+}
+
+resource diabetesTrainAndScorePipeline 'Microsoft.DataFactory/factories/pipelines@2018-06-01' = {
+  parent: factory
+  name: diabetesTrainAndScore.name
+  properties: union(diabetesTrainAndScore.properties, adfOverrides.pipeline.diabetes_train_and_score)
+  dependsOn: [
+    batchService
+  ]
+}
+
+resource diabetesScoreOnlyPipeline 'Microsoft.DataFactory/factories/pipelines@2018-06-01' = {
+  parent: factory
+  name: diabetesScoreOnly.name
+  properties: union(diabetesScoreOnly.properties, adfOverrides.pipeline.diabetes_score_only)
   dependsOn: [
     batchService
   ]
