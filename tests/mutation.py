@@ -44,7 +44,8 @@ MODULES = {
     "shared/checks/stats.py": (["tests/unit/test_checks_stats.py", "tests/unit/test_checks.py"],
                                0.90),
     "shared/checks/drift.py": (["tests/unit/test_checks.py",
-                                "tests/unit/test_checks_findings_exact.py"], 0.90),
+                                "tests/unit/test_checks_findings_exact.py",
+                                "tests/unit/test_checks_regression.py"], 0.90),
     "shared/checks/data_checks.py": (["tests/unit/test_checks.py",
                                       "tests/unit/test_checks_findings_exact.py"], 0.90),
 }

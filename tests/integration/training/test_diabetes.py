@@ -55,7 +55,8 @@ def test_the_regression_feed_writes_the_contract_and_is_judged_by_it(ml_env):
     assert problems(g, METRICS, FEED) == []
     reference = ml_env.store.read_json(*split_path(g["referencePath"]))
     assert problems(reference, REFERENCE, FEED) == []
-    assert sum(reference["predictionHistogram"]["counts"]) == pre["rowsOut"]
+    assert sum(reference["predictionHistogram"]["counts"]) == g["trainRows"]
+    assert reference["rows"] == pre["rowsOut"] == g["trainRows"] + g["holdoutRows"]
 
     weak = ml_env.run("diabetes.train", batchId="d-lab", trainOptions='{"alpha": 1e6}')
     assert weak.code == 0, weak.stderr
