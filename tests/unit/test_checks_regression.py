@@ -135,3 +135,58 @@ def test_a_worse_rmse_fires_whenever_a_better_one_does(champion, rmse, tol, extr
     worse = metric_regression(trained(rmse + extra, champion), [], S, profile)[0]["firing"]
     assert worse or not fired
     assert fired == (rmse > champion + tol)
+
+
+def _renamed(record: dict, names: dict[str, str]) -> dict:
+    return {**record, "outputs": {names.get(k, k): v for k, v in record["outputs"].items()}}
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_every_check_finds_its_outputs_by_role_whatever_the_activities_are_called(task):
+    """A feed whose activities are Clean, Fit and Predict is judged exactly as one whose
+    activities have the default names: every check reads through the feed's roles."""
+    from shared.checks import evaluate_run
+
+    rng = __import__("numpy").random.default_rng(3)
+
+    def record(i: int, shift: float = 0.0) -> dict:
+        counts = [int(c) for c in rng.multinomial(400, [0.25 + shift, 0.25, 0.25, 0.25 - shift])]
+        score = ({"rows": 400, "predictionHistogram": {"edges": EDGES, "counts": counts}}
+                 if task == "regression" else
+                 {"rows": 400, "classCounts": {str(c): n for c, n in enumerate(counts)}})
+        metric = {"rmse": 50.0 + i} if task == "regression" else {"accuracy": 0.9 - i / 100}
+        return {"batchId": f"b{i}", "kind": "labelled", "status": "succeeded", "pipeline": "p",
+                "durationSeconds": 100.0, "files": [{"name": "f", "size": 1000 + 10 * i}],
+                "outputs": {
+                    "Preprocess": {"rowsIn": 400 + i, "rowsOut": 390, "rowsRejected": 10 + i,
+                                   "featureStats": {"features": {
+                                       "a": {"counts": counts}, "b": {"counts": counts[::-1]}}}},
+                    "Train": {"modelVersion": f"m{i}", "promoted": True, "metrics": metric,
+                              "championVersion": "c", "championMetrics": metric},
+                    "Score": score}}
+
+    history = [record(i) for i in range(1, 8)]
+    run = record(20, shift=0.15)
+    default = Profile(task=task, metric="rmse" if task == "regression" else "accuracy",
+                      direction="lower" if task == "regression" else "higher")
+    names = {"Preprocess": "Clean", "Train": "Fit", "Score": "Predict"}
+    renamed = Profile(default.task, default.metric, default.direction, None,
+                      {"data": "Clean", "metrics": "Fit", "predictions": "Predict"})
+    want = evaluate_run(run, history, None, S, default)
+    got = evaluate_run(_renamed(run, names), [_renamed(h, names) for h in history], None, S,
+                       renamed)
+
+    def comparable(findings):
+        return sorted((f["kind"], f["subject"], f["status"], f["summary"].replace("Clean/", "")
+                       .replace("Fit/", "").replace("Predict/", "")
+                       .replace("Preprocess/", "").replace("Train/", "").replace("Score/", ""))
+                      for f in findings)
+
+    assert comparable(got) == comparable(want)
+    kinds = {f["kind"]: f["status"] for f in want}
+    # every check that reads an output had something to say, and some fired
+    assert {"metric_regression", "prediction_drift", "feature_drift", "row_count_anomaly",
+            "file_size_anomaly", "rejected_rows"} <= set(kinds)
+    assert kinds["prediction_drift"] != "ok" and kinds["metric_regression"] != "ok"
+    assert kinds["row_count_anomaly"] != "insufficient-history"
+    assert not any(f["kind"] == "contract" and f["firing"] for f in got)
