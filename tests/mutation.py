@@ -49,6 +49,9 @@ MODULES = {
     "shared/checks/data_checks.py": (["tests/unit/test_checks.py",
                                       "tests/unit/test_checks_findings_exact.py",
                                       "tests/unit/test_checks_regression.py"], 0.90),
+    "shared/checks/contract.py": (["tests/unit/test_contract.py"], 0.90),
+    "shared/checks/model_checks.py": (["tests/unit/test_checks.py",
+                                       "tests/unit/test_checks_regression.py"], 0.90),
 }
 FLOORS = {m: floor for m, (_, floor) in MODULES.items()}
 

@@ -190,3 +190,44 @@ def test_every_check_finds_its_outputs_by_role_whatever_the_activities_are_calle
     assert kinds["prediction_drift"] != "ok" and kinds["metric_regression"] != "ok"
     assert kinds["row_count_anomaly"] != "insufficient-history"
     assert not any(f["kind"] == "contract" and f["firing"] for f in got)
+
+
+# --- metric_regression field by field -------------------------------------------------------
+
+def test_metric_regression_finding_field_by_field():
+    f = metric_regression(trained(53.0, 50.0, promoted=False, batch="b5"), [], S, REG)[0]
+    assert f == {
+        "kind": "metric_regression", "subject": "model", "severity": "Sev3", "firing": True,
+        "status": "warning",
+        "summary": "rmse 53.0000 is more than 2 above champion m-champ (50.0000)",
+        "context": {"batchId": "b5", "modelVersion": "m-b5", "metric": "rmse",
+                    "direction": "lower", "value": 53.0, "tolerance": 2.0, "promoted": False,
+                    "championVersion": "m-champ", "championValue": 50.0, "historyRuns": 0}}
+    none = metric_regression(trained(53.0, batch="b6"), [trained(50.0, batch="h")], S, REG)[0]
+    assert none == {
+        "kind": "metric_regression", "subject": "model", "severity": "Sev4", "firing": False,
+        "status": "insufficient-history",
+        "summary": "no champion to compare with and 1 training runs in history, 5 needed",
+        "context": {"batchId": "b6", "modelVersion": "m-b6", "metric": "rmse",
+                    "direction": "lower", "value": 53.0, "tolerance": 2.0, "promoted": True,
+                    "historyRuns": 1}}
+    ok = metric_regression(trained(50.0, 50.0), [], S, REG)[0]
+    assert (ok["subject"], ok["summary"]) == ("model", "rmse 50.0000 holds up")
+
+
+def test_a_champion_is_compared_only_when_it_is_another_model_with_a_value():
+    no_value = trained(60.0)
+    no_value["outputs"]["Train"]["championVersion"] = "m-champ"  # but no champion metric
+    assert metric_regression(no_value, [], S, REG)[0]["status"] == "insufficient-history"
+    itself = trained(60.0, 50.0)
+    itself["outputs"]["Train"]["championVersion"] = "m-b-now"  # a retried run that won
+    assert metric_regression(itself, [], S, REG)[0]["status"] == "insufficient-history"
+
+
+def test_only_the_history_window_counts_toward_the_median():
+    s = load_settings({"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+                       "CHECK_HISTORY_WINDOW": "2", "CHECK_MIN_HISTORY": "2"})
+    history = [trained(v, batch=f"b{i}") for i, v in enumerate([50, 50, 90, 90, 90])]
+    f = metric_regression(trained(53.0), history, s, REG)[0]
+    assert (f["status"], f["context"]["medianValue"], f["context"]["historyRuns"]) == (
+        "alert", 50.0, 2)

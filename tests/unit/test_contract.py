@@ -13,7 +13,6 @@ from shared.checks import evaluate_run
 from shared.checks.contract import SCHEMA_DIR, SCHEMA_FILES, conforming_history, problems
 from shared.checks.profile import DATA, METRICS, PREDICTIONS, REFERENCE, Profile
 from shared.settings import load_settings
-from tests.unit.test_funcignore import shipped
 
 S = load_settings({"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"})
 REG = Profile(task="regression", metric="rmse", direction="lower", tolerance=2.0)
@@ -31,14 +30,13 @@ def contract_findings(out):
     return {f["subject"]: f for f in out if f["kind"] == "contract"}
 
 
-def test_the_schema_files_are_valid_and_shipped_with_the_app():
+def test_the_schema_files_are_valid():
     names = sorted(p.name for p in SCHEMA_DIR.glob("*.schema.json"))
     assert names == sorted([*SCHEMA_FILES.values(), "common.schema.json"])
     for name in names:
         doc = json.loads((SCHEMA_DIR / name).read_text())
         Draft202012Validator.check_schema(doc)
         assert doc["$id"].endswith("/" + name) and doc.get("title")
-    assert {f"contract/{n}" for n in names} <= shipped()
 
 
 @pytest.mark.parametrize("role, doc, field", [
@@ -140,3 +138,60 @@ def test_no_output_however_malformed_makes_the_checks_raise(pre, train, score, r
     history = [record(hist, hist, hist, batch=f"h{i}") for i in range(6)]
     out = evaluate_run(run, history, ref if isinstance(ref, dict) else None, S, profile)
     assert any(f["kind"] == "run_stuck" for f in out)
+
+
+# --- every field of the findings, and the edges of the rules ------------------------------
+
+def test_a_contract_finding_field_by_field():
+    from shared.checks.contract import conforming
+
+    run = record(score={"rows": -1}, batch="b7")
+    _, _, (bad,) = conforming(run, None, REG)
+    assert bad == {
+        "kind": "contract", "subject": "contract:predictions", "severity": "Sev2",
+        "firing": True, "status": "alert",
+        "summary": "Score/outputs.json breaks the contract (predictions.schema.json): "
+                   "rows -1 is less than the minimum of 0 (and 1 more)",
+        "context": {"batchId": "b7", "role": "predictions", "file": "Score/outputs.json",
+                    "schema": "predictions.schema.json", "problemCount": 2, "problems": [
+                        {"field": "rows", "problem": "-1 is less than the minimum of 0"},
+                        {"field": "predictionHistogram",
+                         "problem": "is missing (a regression feed)"}]}}
+    ok_run = record(score={"rows": 4, "predictionHistogram": {"edges": [0, 1], "counts": [4]}},
+                    batch="b8")
+    clean, reference, (ok,) = conforming(ok_run, None, REG)
+    assert clean == ok_run and reference is None
+    assert ok == {"kind": "contract", "subject": "contract:predictions", "severity": "Sev4",
+                  "firing": False, "status": "ok",
+                  "summary": "Score/outputs.json meets the contract (predictions.schema.json)",
+                  "context": {"batchId": "b8", "role": "predictions",
+                              "file": "Score/outputs.json", "schema": "predictions.schema.json",
+                              "problemCount": 0, "problems": []}}
+    one = conforming(record(score={"rows": 1}), None, REG)[2][0]["summary"]
+    assert one.endswith("predictionHistogram is missing (a regression feed)")  # no "(and 0 more)"
+
+
+def test_a_malformed_reference_finding_and_what_conforming_returns():
+    from shared.checks.contract import conforming
+
+    ref = {"predictionHistogram": {"edges": [0, 1, 1], "counts": [1, 1]}}
+    run, reference, (f,) = conforming(record(batch="b9"), ref, REG, "models/m1/reference.json")
+    assert reference is None and run["outputs"] == {}
+    assert (f["subject"], f["context"]["batchId"], f["context"]["file"]) == (
+        "contract:reference", "b9", "models/m1/reference.json")
+    assert f["context"]["problems"] == [{"field": "predictionHistogram.edges",
+                                         "problem": "must increase strictly"}]
+
+
+def test_every_problem_is_listed_not_only_the_first():
+    doc = {"rowsIn": -1, "rowsOut": 1, "featureStats": {"features": {
+        "a": {"counts": [1], "edges": [0, 1, 2]}, "b": {"counts": [1, 1], "edges": [2, 1, 3]}}}}
+    assert [f for f, _ in problems(doc, DATA)] == [
+        "rowsIn", "rowsRejected", "featureStats.features.a.counts", "featureStats.features.b.edges"]
+
+
+def test_outputs_that_are_not_an_object_are_judged_without_raising():
+    run = {"batchId": "b", "status": "succeeded", "outputs": "junk"}
+    out = evaluate_run(run, [run], None, S, REG)
+    assert [f["kind"] for f in out if f["kind"] == "contract"] == []
+    assert any(f["kind"] == "run_failed" for f in out)
