@@ -241,6 +241,11 @@ class Settings(BaseSettings):
             )
         return self
 
+    # --- feeds (issue 18; see shared/feeds.py) -------------------------------------------
+    # The JSON file that declares the feeds (one model's data path each); empty: the single
+    # default feed `digits`, exactly the app without feeds.
+    feeds_file: str | None = _f(None, "FEEDS_FILE")
+
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

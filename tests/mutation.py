@@ -44,16 +44,21 @@ MODULES = {
     "shared/checks/stats.py": (["tests/unit/test_checks_stats.py", "tests/unit/test_checks.py"],
                                0.90),
     "shared/checks/drift.py": (["tests/unit/test_checks.py",
-                                "tests/unit/test_checks_findings_exact.py"], 0.90),
+                                "tests/unit/test_checks_findings_exact.py",
+                                "tests/unit/test_checks_regression.py"], 0.90),
     "shared/checks/data_checks.py": (["tests/unit/test_checks.py",
-                                      "tests/unit/test_checks_findings_exact.py"], 0.90),
+                                      "tests/unit/test_checks_findings_exact.py",
+                                      "tests/unit/test_checks_regression.py"], 0.90),
+    "shared/checks/contract.py": (["tests/unit/test_contract.py"], 0.90),
+    "shared/checks/model_checks.py": (["tests/unit/test_checks.py",
+                                       "tests/unit/test_checks_regression.py"], 0.90),
 }
 FLOORS = {m: floor for m, (_, floor) in MODULES.items()}
 
 # Mutants that cannot change behaviour, by mutmut name, with the reason.
 EQUIVALENT: dict[str, str] = {}
 
-COPY = ["shared", "devstack", "training", "function_app.py", "functions"]
+COPY = ["shared", "devstack", "training", "function_app.py", "functions", "contract"]
 CONFIG = """[mutmut]
 source_paths = shared
 only_mutate =
@@ -69,6 +74,7 @@ also_copy =
     training
     functions
     function_app.py
+    contract
 use_git_change_detection = false
 
 [tool:pytest]

@@ -32,9 +32,10 @@ class TrainOptions:
         return asdict(self)
 
 
-def parse_options(raw) -> TrainOptions:
+def parse_options(raw, cls=TrainOptions, bounds=BOUNDS):
     """From the JSON string (or object) of the `trainOptions` parameter; UsageError naming
-    the offending key otherwise."""
+    the offending key otherwise. `cls` and `bounds`: another workload's options (a frozen
+    dataclass of defaults and its name -> (type, low, high))."""
     if raw in (None, ""):
         raw = "{}"
     if isinstance(raw, str):
@@ -44,13 +45,13 @@ def parse_options(raw) -> TrainOptions:
             raise UsageError(f"trainOptions is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise UsageError(f"trainOptions must be a JSON object, got {type(raw).__name__}")
-    known = {f.name for f in fields(TrainOptions)}
+    known = {f.name for f in fields(cls)}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise UsageError(f"trainOptions: unknown option(s) {unknown}; known: {sorted(known)}")
     values = {}
     for key, value in raw.items():
-        typ, low, high = BOUNDS[key]
+        typ, low, high = bounds[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
             typ is int and isinstance(value, float) and not value.is_integer()
         ):
@@ -59,4 +60,4 @@ def parse_options(raw) -> TrainOptions:
         if not low <= value <= high:
             raise UsageError(f"trainOptions.{key} must be between {low} and {high}, got {value}")
         values[key] = value
-    return TrainOptions(**values)
+    return cls(**values)

@@ -25,7 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = HERE.name  # "training"
 INCLUDE_SUFFIXES = (".py", ".txt")
-PROGRAMS = ("preprocess", "train", "score")
+PROGRAMS = ("preprocess", "train", "score",
+            "diabetes.preprocess", "diabetes.train", "diabetes.score")  # the example regression feed
 log = logging.getLogger("training.package")
 
 

@@ -97,9 +97,12 @@ def validate_manifest(doc) -> dict:
     return doc
 
 
-def curate_file(lines, source: str, kind: str, curated: CuratedWriter, quarantine: Quarantine,
-                medians, counters: Counter) -> None:
-    """Decide every row of one file; valid rows go to `curated`, the others to `quarantine`."""
+def curate_file(lines, source: str, kind: str, curated, quarantine: Quarantine,
+                medians, counters: Counter, rules=schema) -> None:
+    """Decide every row of one file; valid rows go to `curated`, the others to `quarantine`.
+    `rules` is the workload's row schema: `layout_for(header, kind)` -> a layout or a
+    `schema.Reject`, `check_row(fields, layout, medians)` -> a row (`id`, `values`, `label`,
+    `imputed`) or a `schema.Reject` (the digits' `schema` by default)."""
     rec = _RecordingLines(lines)
     reader = csv.reader(rec)
     try:
@@ -111,8 +114,8 @@ def curate_file(lines, source: str, kind: str, curated: CuratedWriter, quarantin
         header = []
         log.warning("%s: unreadable header: %s", source, exc)
     rec.take()
-    layout = schema.layout_for(header, kind)
-    if not isinstance(layout, schema.Layout):
+    layout = rules.layout_for(header, kind)
+    if isinstance(layout, schema.Reject):
         log.warning("%s: %s; every row rejected", source, layout.detail)
     elif layout.ignored:
         log.info("%s: ignoring extra columns %s", source, list(layout.ignored))
@@ -132,11 +135,11 @@ def curate_file(lines, source: str, kind: str, curated: CuratedWriter, quarantin
         if not fields or (len(fields) == 1 and not fields[0].strip()):
             continue  # blank line
         counters["rowsIn"] += 1
-        if not isinstance(layout, schema.Layout):
+        if isinstance(layout, schema.Reject):
             result = layout
         else:
-            result = schema.check_row(fields, layout, medians)
-            if isinstance(result, schema.Row):
+            result = rules.check_row(fields, layout, medians)
+            if not isinstance(result, schema.Reject):
                 if result.id in seen:
                     result = schema.Reject(schema.DUPLICATE_ID, f"id {result.id!r} seen earlier in the file")
                 else:
@@ -148,24 +151,59 @@ def curate_file(lines, source: str, kind: str, curated: CuratedWriter, quarantin
         if result.imputed:
             counters["rowsImputed"] += 1
             counters["valuesImputed"] += result.imputed
-        curated.add(result.id, result.pixels, result.label)
+        curated.add(result.id, result.values, result.label)
 
 
-def run(ctx, args) -> dict:
+def read_batch_manifest(ctx, store: Store) -> dict:
+    """The batch manifest `manifestPath` names, validated; UsageError naming what is wrong."""
     from azure.core.exceptions import ResourceNotFoundError
 
-    batch_id, ml = ctx.batch_id, ctx.ml_container
     manifest_path = ctx.get("manifestPath", required=True)
-    store = Store(service_client(ctx.connection_string, ctx.account_url, ctx.client_id))
     m_container, m_blob = split_path(manifest_path)
     try:
-        manifest = validate_manifest(store.read_json(m_container, m_blob))
+        return validate_manifest(store.read_json(m_container, m_blob))
     except ResourceNotFoundError:
         raise UsageError(f"batch manifest {manifest_path} does not exist") from None
     except ValueError as exc:
         if isinstance(exc, UsageError):
             raise
         raise UsageError(f"batch manifest {manifest_path} is not valid JSON: {exc}") from None
+
+
+def curate_batch(store: Store, manifest: dict, curated, quarantine: Quarantine, medians,
+                 counters: Counter, rules=schema) -> tuple[int, list[str]]:
+    """Stream every file of the batch through `curate_file`, never changing the landing
+    zone; (bytes read, names of files changed since the manifest was written)."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    landing, kind = manifest["container"], manifest["kind"]
+    bytes_in, changed = 0, []
+    for entry in manifest["files"]:
+        name = entry["name"]
+        try:
+            downloader = store.blob(landing, name).download_blob()
+        except ResourceNotFoundError:
+            raise RuntimeError(
+                f"{landing}/{name} is listed in the manifest but no longer exists") from None
+        etag = (downloader.properties.etag or "").strip('"')
+        if entry.get("etag") and entry["etag"].strip('"') != etag:
+            log.warning("%s/%s changed since the manifest was written (etag %s, now %s)",
+                        landing, name, entry["etag"], etag)
+            changed.append(name)
+        bytes_in += downloader.size or 0
+        curate_file(iter_text_lines(downloader), name, kind, curated, quarantine, medians,
+                    counters, rules)
+    return bytes_in, changed
+
+
+def reject_reasons(counters: Counter) -> dict[str, int]:
+    return {k.split(":", 1)[1]: v for k, v in sorted(counters.items()) if k.startswith("reject:")}
+
+
+def run(ctx, args) -> dict:
+    batch_id, ml = ctx.batch_id, ctx.ml_container
+    store = Store(service_client(ctx.connection_string, ctx.account_url, ctx.client_id))
+    manifest = read_batch_manifest(ctx, store)
     kind, landing = manifest["kind"], manifest["container"]
     log.info("batch %s: %d %s file(s) from %s (run %s)", batch_id, len(manifest["files"]),
              kind, landing, ctx.get("runId"))
@@ -181,26 +219,12 @@ def run(ctx, args) -> dict:
     q_name = f"quarantine/{batch_id}/rejected.csv"
     quarantine = Quarantine(BlockWriter(store.blob(ml, q_name, create=True)))
     counters: Counter = Counter()
-    medians = _LazyMedians()
-    bytes_in, changed = 0, []
-    for entry in manifest["files"]:
-        name = entry["name"]
-        try:
-            downloader = store.blob(landing, name).download_blob()
-        except ResourceNotFoundError:
-            raise RuntimeError(
-                f"{landing}/{name} is listed in the manifest but no longer exists") from None
-        etag = (downloader.properties.etag or "").strip('"')
-        if entry.get("etag") and entry["etag"].strip('"') != etag:
-            log.warning("%s/%s changed since the manifest was written (etag %s, now %s)",
-                        landing, name, entry["etag"], etag)
-            changed.append(name)
-        bytes_in += downloader.size or 0
-        curate_file(iter_text_lines(downloader), name, kind, curated, quarantine, medians, counters)
+    bytes_in, changed = curate_batch(store, manifest, curated, quarantine, _LazyMedians(),
+                                     counters)
     cur = curated.close()
     quarantine.writer.close()
 
-    reasons = {k.split(":", 1)[1]: v for k, v in sorted(counters.items()) if k.startswith("reject:")}
+    reasons = reject_reasons(counters)
     outputs = {
         "batchId": batch_id,
         "kind": kind,

@@ -38,7 +38,7 @@ class Layout:
 
     n_fields: int
     id_at: int
-    pixels_at: tuple[int, ...]
+    values_at: tuple[int, ...]  # the features', in the workload's order
     label_at: int | None
     ignored: tuple[str, ...] = ()
 
@@ -51,26 +51,35 @@ class Reject:
 
 @dataclass(frozen=True)
 class Row:
+    """A kept row: the features' values (the digits' pixels) and the label if labelled."""
+
     id: str
-    pixels: list[int]
-    label: int | None
+    values: list
+    label: int | float | None
     imputed: int = 0
 
+    @property
+    def pixels(self) -> list[int]:
+        return self.values
 
-def layout_for(header: list[str], kind: str) -> Layout | Reject:
+
+def layout_for(header: list[str], kind: str, features: tuple[str, ...] = FEATURES,
+               label: str = LABEL) -> Layout | Reject:
+    """Columns by name (`features`, and `label` when labelled); another workload passes its
+    own names."""
     names = [h.strip().lower() for h in header]
-    required = (ID, *FEATURES) + ((LABEL,) if kind == "labelled" else ())
+    required = (ID, *features) + ((label,) if kind == "labelled" else ())
     missing = [c for c in required if c not in names]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         return Reject(MISSING_COLUMNS, f"header lacks {len(missing)} column(s): {shown}")
     pos = {n: i for i, n in reversed(list(enumerate(names)))}  # first occurrence wins
-    wanted = set(required) | ({LABEL} if kind == "labelled" else set())
+    wanted = set(required) | ({label} if kind == "labelled" else set())
     return Layout(
         n_fields=len(names),
         id_at=pos[ID],
-        pixels_at=tuple(pos[f] for f in FEATURES),
-        label_at=pos[LABEL] if kind == "labelled" else None,
+        values_at=tuple(pos[f] for f in features),
+        label_at=pos[label] if kind == "labelled" else None,
         ignored=tuple(n for n in names if n not in wanted),
     )
 
@@ -95,9 +104,9 @@ def _pixel(text: str) -> int | None | Reject:
     return v
 
 
-def check_row(fields: list[str], layout: Layout, medians: tuple[int, ...] | None) -> Row | Reject:
-    """Decide one data row. `medians` (64 ints) fill missing pixels; duplicate ids are the
-    caller's business (they need the rest of the file)."""
+def row_id(fields: list[str], layout: Layout) -> str | Reject:
+    """The row's id once its field count is right, or why the row is rejected (every
+    workload's first rules)."""
     if len(fields) != layout.n_fields:
         return Reject(WRONG_FIELD_COUNT, f"{len(fields)} fields, header has {layout.n_fields}")
     rid = fields[layout.id_at].strip()
@@ -105,7 +114,16 @@ def check_row(fields: list[str], layout: Layout, medians: tuple[int, ...] | None
         return Reject(MISSING_ID, "empty id")
     if len(rid) > MAX_ID_LENGTH or any(ord(c) < 32 for c in rid):
         return Reject(BAD_ID, f"id must be 1..{MAX_ID_LENGTH} printable characters")
-    raw = [fields[i] for i in layout.pixels_at]
+    return rid
+
+
+def check_row(fields: list[str], layout: Layout, medians: tuple[int, ...] | None) -> Row | Reject:
+    """Decide one data row. `medians` (64 ints) fill missing pixels; duplicate ids are the
+    caller's business (they need the rest of the file)."""
+    rid = row_id(fields, layout)
+    if isinstance(rid, Reject):
+        return rid
+    raw = [fields[i] for i in layout.values_at]
     try:  # fast path: every pixel a plain integer in range
         pixels = [int(v) for v in raw]
         clean = min(pixels) >= 0 and max(pixels) <= MAX_PIXEL

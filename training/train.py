@@ -66,14 +66,21 @@ def model_version(dhash: str, code_version: str, options: TrainOptions) -> str:
 
 
 def decide(store, ml: str, version: str, accuracy: float, model_path: str, tolerance: float,
-           evaluate_champion) -> dict:
+           evaluate_champion, pointer: str = champion.POINTER, metric: str = "accuracy",
+           lower_is_better: bool = False) -> dict:
     """The champion/challenger loop: read the pointer, compare, write it under its etag;
-    on a lost race read again. `evaluate_champion(version, path)` -> accuracy or None."""
+    on a lost race read again. `evaluate_champion(version, path)` -> the champion's value
+    of `metric` (accuracy by default) on the same held-out rows, or None."""
     scores: dict[str, float | None] = {}
+
+    def write(ptr) -> bool:
+        return champion.write_pointer(store, ml, version, accuracy, model_path, ptr, pointer,
+                                      metric)
+
     for _ in range(MAX_DECISION_ATTEMPTS):
-        ptr = champion.read_pointer(store, ml)
+        ptr = champion.read_pointer(store, ml, pointer)
         if ptr.doc is None:
-            if champion.write_pointer(store, ml, version, accuracy, model_path, ptr):
+            if write(ptr):
                 return {"decision": champion.FIRST, "promoted": True,
                         "championVersion": None, "championAccuracy": None}
             continue
@@ -84,10 +91,11 @@ def decide(store, ml: str, version: str, accuracy: float, model_path: str, toler
         if champ not in scores:
             scores[champ] = evaluate_champion(champ, ptr.doc.get("modelPath"))
         champ_acc = scores[champ]
-        if champ_acc is not None and not champion.should_promote(accuracy, champ_acc, tolerance):
+        if champ_acc is not None and not champion.should_promote(accuracy, champ_acc, tolerance,
+                                                                 lower_is_better):
             return {"decision": champion.KEPT, "promoted": False,
                     "championVersion": champ, "championAccuracy": champ_acc}
-        if champion.write_pointer(store, ml, version, accuracy, model_path, ptr):
+        if write(ptr):
             return {"decision": champion.PROMOTED, "promoted": True,
                     "championVersion": champ, "championAccuracy": champ_acc}
     raise RuntimeError(f"champion pointer kept changing; gave up after {MAX_DECISION_ATTEMPTS} tries")
@@ -177,6 +185,12 @@ def run(ctx, args) -> dict:
         "modelPath": model_path,
         "metricsPath": f"{ml}/{folder}metrics.json",
         "referencePath": f"{ml}/{folder}reference.json",
+        # the contract's metrics output (contract/metrics.schema.json); `accuracy` and
+        # `championAccuracy` above stay for the records and tables that read them
+        "primaryMetric": "accuracy",
+        "metrics": {"accuracy": metrics["accuracy"], "loss": metrics["loss"]},
+        "championMetrics": (None if result["championAccuracy"] is None
+                            else {"accuracy": result["championAccuracy"]}),
         **result,
     }
 

@@ -21,6 +21,9 @@ var lsKeyVault = loadJsonContent('../../adf/linkedService/ls_keyvault.json')
 var trainAndScore = loadJsonContent('../../adf/pipeline/train_and_score.json')
 var scoreOnly = loadJsonContent('../../adf/pipeline/score_only.json')
 var scoreBatchEndpoint = loadJsonContent('../../adf/pipeline/score_batch_endpoint.json')
+// The example regression feed (training/diabetes): its own pipelines beside the digits'.
+var diabetesTrainAndScore = loadJsonContent('../../adf/pipeline/diabetes_train_and_score.json')
+var diabetesScoreOnly = loadJsonContent('../../adf/pipeline/diabetes_score_only.json')
 
 var storageAccountUrl = take(dataBlobEndpoint, length(dataBlobEndpoint) - 1)
 var pipelineOverride = {
@@ -57,6 +60,8 @@ var adfOverrides = {
     train_and_score: pipelineOverride
     score_only: pipelineOverride
     score_batch_endpoint: pipelineOverride
+    diabetes_train_and_score: pipelineOverride
+    diabetes_score_only: pipelineOverride
   }
 }
 
@@ -118,6 +123,24 @@ resource scoreBatchEndpointPipeline 'Microsoft.DataFactory/factories/pipelines@2
   parent: factory
   name: scoreBatchEndpoint.name
   properties: union(scoreBatchEndpoint.properties, adfOverrides.pipeline.score_batch_endpoint)
+  dependsOn: [
+    batchService
+  ]
+}
+
+resource diabetesTrainAndScorePipeline 'Microsoft.DataFactory/factories/pipelines@2018-06-01' = {
+  parent: factory
+  name: diabetesTrainAndScore.name
+  properties: union(diabetesTrainAndScore.properties, adfOverrides.pipeline.diabetes_train_and_score)
+  dependsOn: [
+    batchService
+  ]
+}
+
+resource diabetesScoreOnlyPipeline 'Microsoft.DataFactory/factories/pipelines@2018-06-01' = {
+  parent: factory
+  name: diabetesScoreOnly.name
+  properties: union(diabetesScoreOnly.properties, adfOverrides.pipeline.diabetes_score_only)
   dependsOn: [
     batchService
   ]

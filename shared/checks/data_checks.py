@@ -17,23 +17,25 @@ from __future__ import annotations
 import math
 
 from shared.checks.findings import ALERT, INSUFFICIENT, OK, finding
+from shared.checks.profile import DATA, DEFAULT, Profile
 from shared.checks.records import comparable_history, dataset_subject, output, total_file_bytes
 from shared.checks.stats import log_t, t_limit, t_two_sided_p
 
 CHECKS_SHARING_THE_RATE = 2  # file size and row count split the false-alarm budget
 
 
-def _rows_in(run: dict) -> float | None:
-    value = output(run, "Preprocess").get("rowsIn")
+def _rows_in(run: dict, profile: Profile) -> float | None:
+    value = output(run, DATA, profile).get("rowsIn")
     return float(value) if value is not None else None
 
 
-def _anomaly(kind: str, label: str, measure, run: dict, history: list[dict], s) -> list[dict]:
-    x = measure(run)
+def _anomaly(kind: str, label: str, measure, run: dict, history: list[dict], s,
+             profile: Profile) -> list[dict]:
+    x = measure(run, profile)
     if x is None:
         return []
     subject = dataset_subject(run)
-    past = [measure(h) for h in comparable_history(run, history, s.check_history_window)]
+    past = [measure(h, profile) for h in comparable_history(run, history, s.check_history_window)]
     past = [v for v in past if v is not None]
     alpha = s.check_anomaly_false_alarm_rate / CHECKS_SHARING_THE_RATE
     ctx = {"batchId": run.get("batchId"), "value": x, "historyBatches": len(past),
@@ -60,16 +62,17 @@ def _anomaly(kind: str, label: str, measure, run: dict, history: list[dict], s) 
                     f"p {p:.2g})", ctx)]
 
 
-def file_size_anomaly(run: dict, history: list[dict], s) -> list[dict]:
-    return _anomaly("file_size_anomaly", "batch size in bytes", total_file_bytes, run, history, s)
+def file_size_anomaly(run: dict, history: list[dict], s, profile: Profile = DEFAULT) -> list[dict]:
+    return _anomaly("file_size_anomaly", "batch size in bytes", total_file_bytes, run, history, s,
+                    profile)
 
 
-def row_count_anomaly(run: dict, history: list[dict], s) -> list[dict]:
-    return _anomaly("row_count_anomaly", "row count", _rows_in, run, history, s)
+def row_count_anomaly(run: dict, history: list[dict], s, profile: Profile = DEFAULT) -> list[dict]:
+    return _anomaly("row_count_anomaly", "row count", _rows_in, run, history, s, profile)
 
 
-def rejected_rows(run: dict, s) -> list[dict]:
-    pre = output(run, "Preprocess")
+def rejected_rows(run: dict, s, profile: Profile = DEFAULT) -> list[dict]:
+    pre = output(run, DATA, profile)
     if pre.get("rowsIn") is None or pre.get("rowsRejected") is None:
         return []
     rows_in, rejected = int(pre["rowsIn"]), int(pre["rowsRejected"])

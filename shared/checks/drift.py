@@ -17,6 +17,11 @@ exact (goodness of fit). Without a reference: the summed class counts of the las
 CHECK_HISTORY_WINDOW scored runs (needs CHECK_MIN_HISTORY). Significant at alpha/2: a
 warning, an alert when PSI or JS distance reaches its alert band (CHECK_PSI_ALERT,
 CHECK_JS_ALERT).
+For a regression feed (`Profile.task`) the categories are the bins of the predicted values'
+histogram (`predictionHistogram`: `edges`, `counts`), which the Score activity bins with the
+edges of the champion's reference (its own predictions on its training rows, quantile bins),
+and the same two-sample test compares the two histograms bin by bin; without a reference
+with those edges, the summed histograms of recent scored runs binned alike.
 
 feature_drift / dataset_drift (subject `dataset:<kind>`): per feature, a two-sample test of
 this batch's histogram (`featureStats.features.<f>.counts`) against the reference's (or the
@@ -35,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from shared.checks.findings import ALERT, INSUFFICIENT, OK, WARNING, band, finding, worst
+from shared.checks.profile import DATA, DEFAULT, PREDICTIONS, REGRESSION, Profile
 from shared.checks.records import comparable_history, dataset_subject, output
 from shared.checks.stats import (
     aligned,
@@ -63,7 +69,7 @@ def _class_counts(score: dict) -> dict[str, float] | None:
     return None
 
 
-def _class_reference(run, history, reference, s) -> tuple[dict | None, bool, str, int]:
+def _class_reference(run, history, reference, s, profile) -> tuple[dict | None, bool, str, int]:
     """(reference, are_counts, source, history runs)."""
     if reference:
         for key in ("predictedClassCounts", "classCounts"):
@@ -71,32 +77,76 @@ def _class_reference(run, history, reference, s) -> tuple[dict | None, bool, str
                 return {k: float(v) for k, v in reference[key].items()}, True, key, 0
         if reference.get("classDistribution"):
             return dict(reference["classDistribution"]), False, "classDistribution", 0
-    past = [output(h, "Score") for h in comparable_history(run, history, s.check_history_window)
+    past = [output(h, PREDICTIONS, profile)
+            for h in comparable_history(run, history, s.check_history_window)
             if h.get("status") == "succeeded"]
     past = [p for p in past if p.get("classDistribution") or p.get("classCounts")]
     if len(past) < s.check_min_history:
         return None, False, "trailing-window", len(past)
     counts = [_class_counts(p) for p in past]
     if all(c is not None for c in counts):
-        summed: dict[str, float] = {}
-        for c in counts:
-            for k, v in c.items():
-                summed[k] = summed.get(k, 0.0) + v
-        return summed, True, "trailing-window", len(past)
+        return _summed(counts), True, "trailing-window", len(past)
     keys = sorted({k for p in past for k in p.get("classDistribution") or {}})
     dists = [p.get("classDistribution") or {} for p in past]
     mean = {k: sum(float(d.get(k, 0.0)) for d in dists) / len(dists) for k in keys}
     return mean, False, "trailing-window", len(past)
 
 
-def prediction_drift(run: dict, history: list[dict], reference: dict | None, s) -> list[dict]:
-    score = output(run, "Score")
-    current = _class_counts(score)
+def _summed(counts: list[dict[str, float]]) -> dict[str, float]:
+    summed: dict[str, float] = {}
+    for c in counts:
+        for k, v in c.items():
+            summed[k] = summed.get(k, 0.0) + v
+    return summed
+
+
+def _histogram(doc: dict | None) -> tuple[list[float], dict[str, float]] | None:
+    """(edges, counts by bin index) of a `predictionHistogram`; bins keep their order."""
+    h = (doc or {}).get("predictionHistogram")
+    if not isinstance(h, dict) or not h.get("counts"):
+        return None
+    return ([float(e) for e in h.get("edges") or []],
+            {str(i): float(c) for i, c in enumerate(h["counts"])})
+
+
+def _value_reference(run, history, reference, edges, s, profile) -> tuple[dict | None, bool, str, int]:
+    """The reference histogram of predicted values over the same bins as this run's: the
+    champion's own predictions on its training rows (the Score activity bins with that
+    reference's edges), else the summed histograms of recent scored runs with these edges."""
+    ref = _histogram(reference)
+    if ref is not None and ref[0] == edges:
+        return ref[1], True, "predictionHistogram", 0
+    past = [_histogram(output(h, PREDICTIONS, profile))
+            for h in comparable_history(run, history, s.check_history_window)
+            if h.get("status") == "succeeded"]
+    past = [found[1] for found in past if found is not None and found[0] == edges]
+    if len(past) < s.check_min_history:
+        return None, True, "trailing-window", len(past)
+    return _summed(past), True, "trailing-window", len(past)
+
+
+def prediction_drift(run: dict, history: list[dict], reference: dict | None, s,
+                     profile: Profile = DEFAULT) -> list[dict]:
+    """Classification: the predicted class mix; regression: the histogram of predicted
+    values. The same test either way (see the module docstring)."""
+    score = output(run, PREDICTIONS, profile)
+    if profile.task == REGRESSION:
+        hist = _histogram(score)
+        current = hist[1] if hist else None
+        what = "predicted values"
+    else:
+        current = _class_counts(score)
+        what = "predicted class mix"
     if run.get("status") != "succeeded" or not current:
         return []
     rows = int(score.get("rows") or sum(current.values()))
-    ref, are_counts, source, n = _class_reference(run, history, reference, s)
+    if profile.task == REGRESSION:
+        ref, are_counts, source, n = _value_reference(run, history, reference, hist[0], s, profile)
+    else:
+        ref, are_counts, source, n = _class_reference(run, history, reference, s, profile)
     ctx = {"batchId": run.get("batchId"), "rows": rows, "referenceSource": source}
+    if profile.task == REGRESSION:
+        ctx["edges"] = hist[0]
     if ref is None:
         ctx["historyRuns"] = n
         return [finding("prediction_drift", "predictions", INSUFFICIENT,
@@ -119,7 +169,7 @@ def prediction_drift(run: dict, history: list[dict], reference: dict | None, s) 
                referenceRows=total if are_counts else None,
                current={k: v / sum(cur) for k, v in current.items()},
                reference={k: v / total for k, v in ref.items()})
-    text = (f"predicted class mix: p {test.p:.2g} (drift below {alpha:g}), PSI {p:.3f}, "
+    text = (f"{what}: p {test.p:.2g} (drift below {alpha:g}), PSI {p:.3f}, "
             f"JS distance {j:.3f} over {rows} predictions")
     return [finding("prediction_drift", "predictions", status,
                     text + ("" if status == OK else f" ({status})"), ctx)]
@@ -130,10 +180,10 @@ def _feature_counts(stats: dict | None) -> dict[str, list[float]]:
     return {name: list(f.get("counts") or []) for name, f in feats.items()}
 
 
-def _feature_reference(run, history, reference, s) -> tuple[dict | None, str, int]:
+def _feature_reference(run, history, reference, s, profile) -> tuple[dict | None, str, int]:
     if reference and reference.get("featureStats"):
         return _feature_counts(reference["featureStats"]), "reference", 0
-    past = [_feature_counts(output(h, "Preprocess").get("featureStats"))
+    past = [_feature_counts(output(h, DATA, profile).get("featureStats"))
             for h in comparable_history(run, history, s.check_history_window)]
     past = [p for p in past if p]
     if len(past) < s.check_min_history:
@@ -154,15 +204,16 @@ def _insufficient(subject: str, why: str, ctx: dict) -> list[dict]:
             finding("dataset_drift", subject, INSUFFICIENT, why, ctx)]
 
 
-def feature_drift(run: dict, history: list[dict], reference: dict | None, s) -> list[dict]:
+def feature_drift(run: dict, history: list[dict], reference: dict | None, s,
+                  profile: Profile = DEFAULT) -> list[dict]:
     """Both feature_drift and dataset_drift (they share the per-feature tests)."""
-    pre = output(run, "Preprocess")
+    pre = output(run, DATA, profile)
     current = _feature_counts(pre.get("featureStats"))
     if run.get("status") != "succeeded" or not current:
         return []
     subject = dataset_subject(run)
     rows = int(pre.get("rowsOut") or max((sum(c) for c in current.values()), default=0))
-    ref, source, n = _feature_reference(run, history, reference, s)
+    ref, source, n = _feature_reference(run, history, reference, s, profile)
     ctx = {"batchId": run.get("batchId"), "rows": rows, "referenceSource": source}
     if ref is None:
         ctx["historyRuns"] = n

@@ -7,7 +7,8 @@ an open alert: the alert manager ignores it.
 Subjects: `pipeline:<name>` (run checks), `model` (metric regression, model staleness),
 `predictions` (prediction drift and staleness), `dataset:<kind>` (data checks and data
 staleness; `dataset` when staleness is given for all kinds at once), `run:<batchId>` (stuck
-runs), `adf-pipeline:<name>` (runs this app did not start, from Log Analytics).
+runs), `adf-pipeline:<name>` (runs this app did not start, from Log Analytics),
+`contract:<role>` (an output that breaks the contract, see `contract`).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ SEVERITY = {
     "file_size_anomaly": {ALERT: "Sev3"},
     "row_count_anomaly": {ALERT: "Sev3"},
     "rejected_rows": {ALERT: "Sev2"},
+    "contract": {ALERT: "Sev2"},  # an output the checks cannot read: judgement is blind
     "data_stale": {ALERT: "Sev2"},
     "model_stale": {ALERT: "Sev3"},
     "predictions_stale": {ALERT: "Sev2"},

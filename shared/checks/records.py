@@ -1,7 +1,10 @@
-"""Reading the run record the orchestrator stores (keys fixed by the training code)."""
+"""Reading the run record the orchestrator stores (keys fixed by the contract, see
+`contract`); an activity's output is found by its role in the feed's `Profile`."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
+from shared.checks.profile import DATA, DEFAULT, Profile
 
 TERMINAL = ("succeeded", "failed", "timed_out", "cancelled")
 
@@ -29,9 +32,30 @@ def duration_seconds(run: dict) -> float | None:
     return None
 
 
-def output(run: dict, activity: str) -> dict:
-    """`outputs.<activity>` or {} when the activity did not run or reported nothing."""
-    return (run.get("outputs") or {}).get(activity) or {}
+def output(run: dict, role: str, profile: Profile = DEFAULT) -> dict:
+    """The output of the activity that plays `role` (`outputs.<activity>`), or {} when it did
+    not run or reported nothing."""
+    found = (run.get("outputs") or {}).get(profile.activity(role))
+    return found if isinstance(found, dict) else {}
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def metric_value(train: dict, name: str) -> float | None:
+    """The model's `name` metric from a metrics output (see the module docstring)."""
+    metrics = train.get("metrics")
+    if isinstance(metrics, dict) and name in metrics:
+        return _number(metrics[name])
+    return _number(train.get(name))
+
+
+def champion_value(train: dict, name: str) -> float | None:
+    metrics = train.get("championMetrics")
+    if isinstance(metrics, dict) and name in metrics:
+        return _number(metrics[name])
+    return _number(train.get("champion" + name[:1].upper() + name[1:]))
 
 
 def comparable_history(run: dict, history: list[dict], window: int) -> list[dict]:
@@ -41,12 +65,12 @@ def comparable_history(run: dict, history: list[dict], window: int) -> list[dict
     return same[:window]
 
 
-def total_file_bytes(run: dict) -> float | None:
+def total_file_bytes(run: dict, profile: Profile = DEFAULT) -> float | None:
     files = run.get("files") or []
     sizes = [f.get("size") for f in files if f.get("size") is not None]
     if sizes:
         return float(sum(sizes))
-    pre = output(run, "Preprocess")
+    pre = output(run, DATA, profile)
     return float(pre["bytesIn"]) if pre.get("bytesIn") is not None else None
 
 

@@ -36,6 +36,7 @@ FOLDER_PATH = "@concat(pipeline().parameters.mlContainer, '/code/', pipeline().p
 ALLOWED_FUNCTIONS = {"pipeline", "activity", "variables", "concat", "equals", "and", "or", "not",
                      "json", "if", "coalesce"}
 STAGES = {"train_and_score": ["Preprocess", "Train", "Score"], "score_only": ["Preprocess", "Score"]}
+STAGES |= {f"diabetes_{name}": stages for name, stages in STAGES.items()}  # the example regression feed
 
 
 def _load(path: Path) -> dict:
@@ -119,13 +120,14 @@ def test_pipelines_deserialize_into_custom_activities(path):
 def test_commands_name_programs_in_the_package(name):
     package = {n for n, _ in build_package().files}
     for act in _pipeline(name).activities:
-        m = re.fullmatch(r"python -m zipfile -e training\.zip \. && python -m training\.(\w+)",
+        m = re.fullmatch(r"python -m zipfile -e training\.zip \. && python -m training\.([\w.]+)",
                          act.command)
         assert m, f"{act.name}: unexpected command {act.command!r}"
         program = m.group(1)
         assert act.command == command_for(program)
-        assert program in PROGRAMS and program == act.name.lower()
-        assert f"training/{program}.py" in package
+        assert program in PROGRAMS and program.rsplit(".", 1)[-1] == act.name.lower()
+        assert program.startswith("diabetes.") == name.startswith("diabetes_")
+        assert f"training/{program.replace('.', '/')}.py" in package
         assert callable(importlib.import_module(f"training.{program}").main)
 
 

@@ -23,6 +23,8 @@ def test_the_package_holds_the_whole_app_and_its_host_configuration():
     app = {f for f in tracked() if f.startswith(("shared/", "functions/")) and f.endswith(".py")}
     assert app and app <= files, sorted(app - files)
     assert {"function_app.py", "host.json", "requirements.txt"} <= files
+    contract = {f for f in tracked() if f.startswith("contract/")}  # the checks read the schemas
+    assert contract and contract <= files
 
 
 def test_the_package_leaves_out_what_only_runs_elsewhere():

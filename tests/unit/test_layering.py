@@ -12,6 +12,7 @@ RANKS = {
     "shared.identity": 2, "shared.storage": 3, "shared.markers": 4,
     "shared.checks": 5, "shared.adf": 5, "shared.alerts": 5, "shared.landing": 5,
     "shared.reporting": 5,  # below runs: finish_run calls it
+    "shared.feeds": 5.5,  # the feeds file: reads checks' Profile and landing's kinds
     "shared.api_models": 6, "shared.runs": 6, "shared.secrets": 6,
     "shared.monitoring": 7, "shared.openapi": 7,
     "shared.orchestration": 8, "shared.dashboard": 8,

@@ -7,6 +7,8 @@ import io
 
 import numpy as np
 
+from shared.checks.contract import problems
+from shared.checks.profile import DATA
 from training.curated import iter_shards, read_manifest
 from training.generate import make_batch
 
@@ -41,6 +43,7 @@ def test_malformed_rows_are_quarantined_with_reasons_and_the_rest_curated(ml_env
     assert all(sum(f["counts"]) == out["rowsOut"] for f in stats["features"].values())
     assert out["curatedPath"] == f"{ml_env.ml}/curated/b-pre/"
     assert out["quarantinePath"] == f"{ml_env.ml}/quarantine/b-pre/rejected.csv"
+    assert problems(out, DATA) == []  # the contract's data output (contract/data.schema.json)
 
     # every rejected row is in quarantine with its reason, source file and original text
     text = ml_env.store.read_bytes(ml_env.ml, "quarantine/b-pre/rejected.csv").decode()

@@ -8,6 +8,8 @@ import io
 import numpy as np
 import pytest
 
+from shared.checks.contract import problems
+from shared.checks.profile import METRICS, PREDICTIONS, REFERENCE
 from training import digits
 from training.champion import Pointer, read_pointer, write_pointer
 from training.curated import iter_shards, read_manifest
@@ -71,6 +73,10 @@ def test_champion_challenger_and_scoring(ml_env):
     assert len(ref["featureStats"]["features"]) == 64
     assert sum(ref["classDistribution"].values()) == pytest.approx(1.0, abs=1e-4)
     assert g["referencePath"] == f"{ml_env.ml}/{folder}reference.json"
+    # the contract (contract/*.schema.json) for the default feed
+    assert problems(g, METRICS) == [] and problems(ref, REFERENCE) == []
+    assert g["metrics"]["accuracy"] == g["accuracy"] and g["primaryMetric"] == "accuracy"
+    assert g["championMetrics"] == {"accuracy": g["championAccuracy"]}
 
     # 3. a clearly worse challenger is not promoted; the champion stays
     worse = ml_env.run("train", batchId="b-lab", trainOptions=WEAK.replace("}", ', "seed": 7}'))
@@ -100,6 +106,7 @@ def test_champion_challenger_and_scoring(ml_env):
     assert all(0 <= int(p["class"]) <= 9 and 0 < float(p["confidence"]) <= 1 for p in preds)
     summary = ml_env.store.read_json(*split_path(s["summaryPath"]))
     assert summary["rows"] == s["rows"]
+    assert problems(s, PREDICTIONS) == []
 
     # train-and-score mode scores the labelled batch; its labels give the accuracy
     ts = ml_env.run("score", batchId="b-lab", mode="train_and_score")
