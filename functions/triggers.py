@@ -34,6 +34,17 @@ async def monitor_keepalive(timer: func.TimerRequest,
     await ensure_monitor(client, get_services())
 
 
+@bp.timer_trigger(arg_name="timer", schedule="%WATCHER_KEEPALIVE_SCHEDULE%", run_on_startup=True)
+@bp.durable_client_input(client_name="client")
+async def watcher_keepalive(timer: func.TimerRequest,
+                            client: df.DurableOrchestrationClient) -> None:
+    """Starts the run watcher at start-up and restarts it if it ever ended."""
+    from shared.orchestration.starters import ensure_watcher
+    from shared.services import get_services
+
+    await ensure_watcher(client, get_services())
+
+
 @bp.event_grid_trigger(arg_name="event")
 @bp.durable_client_input(client_name="client")
 async def on_blob_created(event: func.EventGridEvent,

@@ -3,13 +3,26 @@
 Instance id = batch id, so duplicates collapse. The history stays bounded for runs that last
 days: after `pollsPerGeneration` polls the orchestration continues as new, carrying its state.
 A `cancel` external event (from the HTTP API) cancels the ADF run.
+
+Following the run (the plan's `tracking`, from RUN_TRACKING): with `watcher` (the default)
+the run waits for `run_changed` events from the run watcher, each carrying the run's new
+status, with a safety-net poll of its own every `safetyNetSeconds`, so a lost event or a
+stopped watcher delays the run but never strands it; an event about another ADF run (an
+earlier try) just makes it look for itself. With `poll` (and for inputs written before the
+watcher) it polls, backing off while nothing changes. Either wait is stretched by the
+`slowdown` the last status reported while ARM's read budget is low.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from shared.orchestration import contract as c
-from shared.orchestration.polling import next_poll_interval, stages, status_signature
+from shared.orchestration.polling import (
+    next_poll_interval,
+    stages,
+    status_signature,
+    wait_seconds,
+)
 
 
 def pipeline_run(context):
@@ -32,11 +45,16 @@ def pipeline_run(context):
                      interval=plan["pollSeconds"], signature="", reruns=0, outcome=None)
 
     plan = state["plan"]
+    watching = plan.get("tracking") == "watcher"
     started_at = datetime.fromisoformat(state["startedAt"])
     status: dict = state.get("lastStatus") or {}
+    known = status if watching and status else None  # a status that needs no poll
     for _ in range(plan["pollsPerGeneration"]):
         run_id = state["adfRunIds"][-1]
-        status = yield context.call_activity_with_retry(c.GET_ADF_RUN_STATUS, retry, run_id)
+        if known is None:
+            status = yield context.call_activity_with_retry(c.GET_ADF_RUN_STATUS, retry, run_id)
+        else:
+            status, known = known, None
         now = context.current_utc_datetime
         elapsed = (now - started_at).total_seconds()
         context.set_custom_status({"stage": status.get("stage") or status.get("status"),
@@ -51,7 +69,7 @@ def pipeline_run(context):
                 state["adfRunIds"].append(again["runId"])
                 state["reruns"] += 1
                 state["interval"] = plan["pollSeconds"]
-                continue
+                continue  # known is None: look at the new run at once
             state["outcome"] = status["status"]
             break
         if elapsed >= plan["timeoutSeconds"]:
@@ -62,11 +80,21 @@ def pipeline_run(context):
         state["interval"] = next_poll_interval(signature != state["signature"], state["interval"],
                                                plan["pollSeconds"], plan["maxPollSeconds"])
         state["signature"] = signature
-        wake = now + timedelta(seconds=min(state["interval"],
-                                           max(1.0, plan["timeoutSeconds"] - elapsed)))
+        wait = wait_seconds(plan, state["interval"], status.get("slowdown"))
+        wake = now + timedelta(seconds=min(wait, max(1.0, plan["timeoutSeconds"] - elapsed)))
         timer = context.create_timer(wake)
         cancel = context.wait_for_external_event(c.CANCEL_EVENT)
-        winner = yield context.task_any([timer, cancel])
+        waits = [timer, cancel]
+        if watching:
+            changed = context.wait_for_external_event(c.RUN_CHANGED_EVENT)
+            waits.append(changed)
+        winner = yield context.task_any(waits)
+        if watching and winner == changed:
+            if not timer.is_completed:
+                timer.cancel()
+            news = changed.result or {}
+            known = news if news.get("runId") == run_id else None
+            continue
         if winner == cancel:
             if not timer.is_completed:
                 timer.cancel()

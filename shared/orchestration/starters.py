@@ -194,3 +194,49 @@ async def start_action_run(client, services, action: str, alert_id: str) -> list
         return []
     batch = Batch.model_validate(newest[0]).for_action(action, alert_id)
     return await start_batches(client, services, [batch])
+
+
+async def ensure_watcher(client, services) -> bool:
+    """Keep the run watcher alive (with RUN_TRACKING=watcher, the default)."""
+    if services.settings.run_tracking != "watcher":
+        return False
+    return await ensure_running(client, contract.RUN_WATCHER, contract.WATCHER_INSTANCE,
+                                {"cycle": 0, "retry": contract.retry_policy(services.settings)})
+
+
+async def watch_and_hand_over(client, services, payload: dict) -> dict:
+    """One look of the watcher (`shared.runs.watch`), then each change to its owner as a
+    `run_changed` event. An owner that is gone (finished, purged) just misses the event.
+    Returns what the watcher carries to its next look; a look that fails keeps the old
+    window (the overlap makes up for it) and waits longer."""
+    from shared.runs.watch import HEARTBEAT, look
+
+    s = services.settings
+    if s.run_tracking != "watcher":
+        return {"stop": True}
+    adf = services.adf
+    now = datetime.now(UTC)
+    try:
+        seen = await asyncio.to_thread(look, services, payload.get("since"),
+                                       payload.get("tracked") or {}, now)
+    except Exception as exc:  # ADF or storage out of reach: try again next time
+        log.warning("watcher: look failed (%s); keeping the window", exc)
+        return {"since": payload.get("since"), "tracked": payload.get("tracked") or {},
+                "error": str(exc)[:200], "lookedAt": now.isoformat(),
+                "intervalSeconds": 2 * s.watch_interval_seconds * adf.budget.slowdown(
+                    s.arm_reads_low)}
+    delivered, slowdown = 0, adf.budget.slowdown(s.arm_reads_low)
+    for change in seen["changes"]:
+        try:
+            await client.raise_event(change["instanceId"], contract.RUN_CHANGED_EVENT,
+                                     {**change["status"], "slowdown": slowdown})
+            delivered += 1
+        except Exception as exc:  # 404/410: the owner is gone; its record says the rest
+            log.info("watcher: %s did not take its event (%s)", change["instanceId"], exc)
+    beat = {"lookedAt": now.isoformat(), "runsSeen": seen["runsSeen"], "delivered": delivered,
+            "tracked": len(seen["tracked"]), "slowdown": slowdown,
+            "remainingReads": adf.budget.remaining}
+    await asyncio.to_thread(services.state.put, HEARTBEAT, beat)
+    return {"since": seen["since"], "tracked": seen["tracked"], "lookedAt": now.isoformat(),
+            "changes": len(seen["changes"]), "delivered": delivered,
+            "intervalSeconds": s.watch_interval_seconds * slowdown}

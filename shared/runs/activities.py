@@ -58,6 +58,7 @@ def begin_run(services, payload: dict) -> dict:
         "timeoutSeconds": batch.timeoutSeconds or s.run_timeout_seconds,
         "maxReruns": s.max_reruns if batch.maxReruns is None else batch.maxReruns,
         "pollsPerGeneration": s.polls_per_generation,
+        "tracking": s.run_tracking, "safetyNetSeconds": s.run_safety_net_seconds,
     }
 
 
@@ -93,7 +94,9 @@ def rerun_adf_run(services, payload: dict) -> dict:
 
 
 def get_adf_run_status(services, run_id: str) -> dict:
-    return services.adf.run_status(run_id)
+    """The run's status, with how much to slow down while ARM's read budget is low."""
+    adf = services.adf
+    return {**adf.run_status(run_id), "slowdown": adf.budget.slowdown(services.settings.arm_reads_low)}
 
 
 def cancel_adf_run(services, run_id: str) -> dict:
