@@ -43,6 +43,9 @@ def pipeline_run(context):
                 "parameters": plan["parameters"]})
         state.update(plan=plan, adfRunIds=[started["runId"]], startedAt=now.isoformat(),
                      interval=plan["pollSeconds"], signature="", reruns=0, outcome=None)
+        if plan.get("tracking") == "watcher":  # the watcher reports from here on
+            state["lastStatus"] = {"runId": started["runId"], "status": "queued",
+                                   "terminal": False, "stage": None, "activities": []}
 
     plan = state["plan"]
     watching = plan.get("tracking") == "watcher"

@@ -204,7 +204,8 @@ async def ensure_watcher(client, services) -> bool:
                                 {"cycle": 0, "retry": contract.retry_policy(services.settings)})
 
 
-async def watch_and_hand_over(client, services, payload: dict) -> dict:
+async def watch_and_hand_over(client, services, payload: dict,
+                              now: datetime | None = None) -> dict:
     """One look of the watcher (`shared.runs.watch`), then each change to its owner as a
     `run_changed` event. An owner that is gone (finished, purged) just misses the event.
     Returns what the watcher carries to its next look; a look that fails keeps the old
@@ -215,7 +216,7 @@ async def watch_and_hand_over(client, services, payload: dict) -> dict:
     if s.run_tracking != "watcher":
         return {"stop": True}
     adf = services.adf
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     try:
         seen = await asyncio.to_thread(look, services, payload.get("since"),
                                        payload.get("tracked") or {}, now)

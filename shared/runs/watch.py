@@ -13,9 +13,11 @@ its rerun's). Other runs are left to the monitoring that already covers them.
 `tracked` (carried by the watcher from look to look) holds, per run id seen recently, its
 `lastUpdated`, owner and stage signature: owned runs until they end, others only while they
 can reappear in the overlap. Activity runs are fetched only for owned runs that changed;
-an owned run in progress that did not change is refreshed once its stage is
-STAGE_MAX_AGE_SECONDS old, at most REFRESHES_PER_LOOK per look (oldest first), so the
-refresh cost stays flat however many runs are in progress.
+an owned run in progress that did not change (Data Factory moves `lastUpdated` when an
+activity starts or ends, so this is a guard, not the main path) has its activity runs read
+again once its stage is STAGE_MAX_AGE_SECONDS old, at most REFRESHES_PER_LOOK per look
+(oldest first, one `queryActivityruns` each), so that cost stays flat however many runs
+are in progress.
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ log = logging.getLogger(__name__)
 OVERLAP_SECONDS = 60.0
 FRESH_LOOKBACK_SECONDS = 3600.0
 STAGE_MAX_AGE_SECONDS = 60.0
-REFRESHES_PER_LOOK = 20
+REFRESHES_PER_LOOK = 2
+_RUN_KEPT = ("runId", "runGroupId", "pipelineName", "status", "runStart", "lastUpdated")
 FORGET_AFTER = timedelta(days=8)  # longer than any run: a run never seen again is let go
 HEARTBEAT = "watcher/last-look.json"
 
@@ -108,13 +111,14 @@ def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
         if owner:
             status = adf.status_of(run)
             entry["signature"] = signature(status)
+            entry["run"] = {k: run.get(k) for k in _RUN_KEPT}
             changes.append({"instanceId": owner, "status": status})
             changed.add(rid)
         tracked[rid] = entry
     refreshed = stale_refreshes(tracked, changed, now)
     for rid in refreshed:
-        status = adf.run_status(rid)
         entry = tracked[rid]
+        status = adf.status_of(entry["run"])
         entry.update(fetchedAt=now.isoformat(), terminal=status.get("terminal", False))
         if signature(status) != entry.get("signature"):
             entry["signature"] = signature(status)
