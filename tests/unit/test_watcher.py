@@ -361,3 +361,19 @@ def test_a_run_waits_for_its_safety_net_or_its_poll_interval_slowed_by_the_budge
         tracking, interval, slowdown, expected):
     plan = {"tracking": tracking, "safetyNetSeconds": SAFETY_NET}
     assert wait_seconds(plan, interval, slowdown) == expected
+
+
+def test_health_says_when_the_watcher_last_looked_and_fails_once_it_stopped_looking():
+    from shared.monitoring.health import watcher_status
+
+    services = SimpleNamespace(settings=SETTINGS, state=FakeState())
+    assert watcher_status(services, T0)["ok"] is True  # not looked yet
+    services.state.put(watch.HEARTBEAT, {"lookedAt": iso(T0), "slowdown": 1.0})
+    fresh = watcher_status(services, until(20))
+    assert fresh["ok"] and fresh["lastLookedAt"] == iso(T0) and fresh["ageSeconds"] == 20
+    stale = watcher_status(services, until(301))
+    assert not stale["ok"] and "stale" in stale["detail"]
+    polling = SimpleNamespace(settings=load_settings({"STORAGE_CONNECTION_STRING": "x",
+                                                      "RUN_TRACKING": "poll"}),
+                              state=services.state)
+    assert watcher_status(polling, until(9999))["ok"] is True
