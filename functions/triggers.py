@@ -1,4 +1,5 @@
-"""The automatic entry points: the hourly sweep (safety net) and BlobCreated events."""
+"""The automatic entry points: the hourly sweep (safety net), BlobCreated events, the
+keep-alives of the singletons, and the daily retention pass."""
 import logging
 
 import azure.durable_functions as df
@@ -43,6 +44,17 @@ async def watcher_keepalive(timer: func.TimerRequest,
     from shared.services import get_services
 
     await ensure_watcher(client, get_services())
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%RETENTION_SCHEDULE%", run_on_startup=False)
+@bp.durable_client_input(client_name="client")
+async def retention(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    """RETENTION_DAYS: purge what finished runs left behind (state and Durable history)."""
+    from shared.orchestration.starters import apply_retention
+    from shared.services import get_services
+
+    result = await apply_retention(client, get_services())
+    log.info("retention: %s", result)
 
 
 @bp.event_grid_trigger(arg_name="event")

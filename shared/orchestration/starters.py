@@ -241,3 +241,31 @@ async def watch_and_hand_over(client, services, payload: dict,
     return {"since": seen["since"], "tracked": seen["tracked"], "lookedAt": now.isoformat(),
             "changes": len(seen["changes"]), "delivered": delivered,
             "intervalSeconds": s.watch_interval_seconds * slowdown}
+
+
+FINISHED_STATES = ("Completed", "Failed", "Terminated")
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def apply_retention(client, services, now: datetime | None = None) -> dict:
+    """RETENTION_DAYS: remove expired run state (`shared.runs.retention`), then purge the
+    Durable instances that finished and were created before the cutoff (a running one,
+    such as the watcher or a long run, is never purged)."""
+    from azure.durable_functions.models.OrchestrationRuntimeStatus import (
+        OrchestrationRuntimeStatus,
+    )
+
+    from shared.runs.retention import cutoff, purge_state
+
+    now = now or datetime.now(UTC)
+    before = cutoff(now, services.settings.retention_days)
+    if before is None:
+        return {"expired": 0, "instancesDeleted": 0}
+    result = await asyncio.to_thread(purge_state, services, now)
+    purged = await client.purge_instance_history_by(
+        created_time_from=_EPOCH, created_time_to=before,
+        runtime_status=[OrchestrationRuntimeStatus(s) for s in FINISHED_STATES])
+    deleted = getattr(purged, "instances_deleted", 0)
+    log.info("retention: %d finished Durable instances created before %s purged", deleted,
+             before.isoformat())
+    return {**result, "instancesDeleted": deleted}
