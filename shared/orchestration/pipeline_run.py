@@ -14,6 +14,7 @@ watcher) it polls, backing off while nothing changes. Either wait is stretched b
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from shared.orchestration import contract as c
@@ -96,6 +97,8 @@ def pipeline_run(context):
             if not timer.is_completed:
                 timer.cancel()
             news = changed.result or {}
+            if isinstance(news, str):  # the Durable client sends event data as JSON text
+                news = json.loads(news)
             known = news if news.get("runId") == run_id else None
             continue
         if winner == cancel:

@@ -108,8 +108,8 @@ class FakeClient:
         if rec is None or rec["runtimeStatus"] not in ("Running", "Pending"):
             raise RuntimeError("410 instance gone")
         self.raised.append((instance_id, data["runId"], self.sim.now))
-        if instance_id not in self.drop:
-            self.sim.raise_event(instance_id, name, data)
+        if instance_id not in self.drop:  # as the stock client sends it: JSON text
+            self.sim.raise_event(instance_id, name, json.dumps(data))
 
 
 class World:
