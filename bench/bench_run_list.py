@@ -11,34 +11,14 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from bench.common import CORRECTNESS, Row
+from bench.common import CORRECTNESS, CountingState, Row, two_histories
 
 LIMIT = 200
-
-
-class _Counting:
-    """A BlobState that counts reads and list calls."""
-
-    def __init__(self, state):
-        self.state, self.reads, self.lists = state, 0, 0
-
-    def read_json(self, name):
-        self.reads += 1
-        return self.state.read_json(name)
-
-    def list(self, prefix, **kw):
-        self.lists += 1
-        return self.state.list(prefix, **kw)
-
-    def __getattr__(self, name):
-        return getattr(self.state, name)
 
 
 def _sequential(records, limit: int) -> list[dict]:
@@ -83,7 +63,7 @@ def _seed(conn: str, n: int):
 def _case(conn: str, n: int, repeats: int) -> dict:
     from shared.runs.records import RunRecords
 
-    counting = _Counting(_seed(conn, n))
+    counting = CountingState(_seed(conn, n))
     records = RunRecords(counting)
     records.recent(LIMIT)  # warm the connections
     counting.reads = counting.lists = 0
@@ -104,13 +84,9 @@ def _case(conn: str, n: int, repeats: int) -> dict:
 
 
 def run(short: bool = False) -> list[Row]:
-    from devstack.azurite import Azurite
-
     small, big = (220, 400) if short else (250, 5_000)
     repeats = 3 if short else 9
-    with tempfile.TemporaryDirectory() as tmp, Azurite(Path(tmp)) as az:
-        base = _case(az.connection_string, small, repeats)
-        long = _case(az.connection_string, big, repeats)
+    base, long = two_histories(_case, small, big, repeats)
     ratio = long["seconds"] / base["seconds"]
     speedup = long["seconds"] / long["before"]
     return [

@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from shared.landing.layout import KINDS
 from shared.landing.detection import claim_blob, manifest_blob
+from shared.landing.layout import KINDS
 from shared.runs.records import ACTIVE, INDEX, RUNS, TERMINAL, RunRecords, index_entry
 
 log = logging.getLogger(__name__)
