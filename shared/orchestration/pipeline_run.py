@@ -6,8 +6,9 @@ A `cancel` external event (from the HTTP API) cancels the ADF run.
 
 Following the run (the plan's `tracking`, from RUN_TRACKING): with `watcher` (the default)
 the run waits for `run_changed` events from the run watcher, each carrying the run's new
-status, with a safety-net poll of its own every `safetyNetSeconds`, so a lost event or a
-stopped watcher delays the run but never strands it; an event about another ADF run (an
+status, with a safety-net poll of its own every `safetyNetSeconds` and one at the start of each
+later generation (events raised while a generation ends are lost with its history), so a
+lost event or a stopped watcher delays the run but never strands it; an event about another ADF run (an
 earlier try) just makes it look for itself. With `poll` (and for inputs written before the
 watcher) it polls, backing off while nothing changes. Either wait is stretched by the
 `slowdown` the last status reported while ARM's read budget is low.
@@ -31,7 +32,8 @@ def pipeline_run(context):
     retry = c.retry_options(state.get("retry"))
     now = context.current_utc_datetime
 
-    if "plan" not in state:  # first generation: record the run and start ADF exactly once
+    first = "plan" not in state
+    if first:  # first generation: record the run and start ADF exactly once
         plan = yield context.call_activity_with_retry(
             c.BEGIN_RUN, retry, {"batch": state["batch"], "instanceId": context.instance_id})
         if state["batch"].get("rerunOf"):
@@ -52,7 +54,9 @@ def pipeline_run(context):
     watching = plan.get("tracking") == "watcher"
     started_at = datetime.fromisoformat(state["startedAt"])
     status: dict = state.get("lastStatus") or {}
-    known = status if watching and status else None  # a status that needs no poll
+    # A status that needs no poll: the run just started. A later generation looks for
+    # itself first: an event that came as the last one ended went with its history.
+    known = status if watching and first else None
     for _ in range(plan["pollsPerGeneration"]):
         run_id = state["adfRunIds"][-1]
         if known is None:

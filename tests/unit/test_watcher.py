@@ -116,7 +116,8 @@ class World:
     """The watcher and the runs' orchestrations in one simulation."""
 
     def __init__(self, run_seconds: dict[str, float], page_size: int = 2, late: float = 0.0,
-                 drop: set[str] = frozenset(), tracking: str = "watcher"):
+                 drop: set[str] = frozenset(), tracking: str = "watcher",
+                 per_generation: int = 50):
         self.finished: dict[str, datetime] = {}
         self.sim = Simulator(ORCHESTRATORS, self.activities(), T0)
         self.adf = FakeFactory(self.sim, page_size)
@@ -125,6 +126,7 @@ class World:
         self.client = FakeClient(self.sim, drop)
         self.run_seconds, self.late, self.tracking = run_seconds, late, tracking
         self.crash_looks: int = 0
+        self.per_generation = per_generation
 
     def activities(self) -> dict:
         def begin(p):
@@ -133,7 +135,7 @@ class World:
                                                   "instanceId": p["instanceId"]}
             return {"pipeline": "wait", "parameters": {"batchId": bid}, "pollSeconds": 30,
                     "maxPollSeconds": 300, "timeoutSeconds": 86400, "maxReruns": 0,
-                    "pollsPerGeneration": 50, "tracking": self.tracking,
+                    "pollsPerGeneration": self.per_generation, "tracking": self.tracking,
                     "safetyNetSeconds": SAFETY_NET}
 
         def start(p):
@@ -220,6 +222,19 @@ def test_a_run_whose_completion_event_is_lost_still_finishes_by_its_safety_net_p
     assert world.lag("kept") <= SETTINGS.watch_interval_seconds + 0.1
     assert 0 < world.lag("lost") <= SAFETY_NET
     assert world.sim.records["lost"]["runtimeStatus"] == "Completed"
+
+
+def test_an_event_lost_as_a_generation_ends_is_made_up_by_the_next_generations_first_look():
+    world = World({"g": 100}, per_generation=2, drop={"g"})  # the watcher's events are lost
+    world.start_runs()
+    world.sim.run(until=until(50))
+    world.sim.now = until(120)  # the run ended at 100; two other events end the generation
+    for _ in range(2):
+        world.sim.raise_event("g", c.RUN_CHANGED_EVENT, json.dumps(
+            {"runId": "run-g", "status": "running", "terminal": False, "activities": []}))
+    world.sim.run(until=until(130))
+    assert world.sim.records["g"]["executions"] == 1
+    assert world.finished["g"] == pytest.approx(until(120), abs=timedelta(seconds=1))
 
 
 def test_a_run_finishes_by_its_safety_net_when_no_watcher_runs_at_all():
