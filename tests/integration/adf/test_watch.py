@@ -74,3 +74,15 @@ def test_throttling_answers_429_with_retry_after_and_slows_the_watcher_without_f
     assert result["intervalSeconds"] > services.settings.watch_interval_seconds
     beat, _ = services.state.read_json("watcher/last-look.json")
     assert beat["slowdown"] > 1 and beat["remainingReads"] < low
+
+
+def test_a_finished_custom_activity_leaves_no_working_folder_behind(adf, deploy, emulator):
+    from tests.integration.adf.conftest import custom, wait_for
+
+    deploy(p_clean=pipeline([custom("A", "echo hello > out.txt")]))
+    run = adf.start_run("p_clean", "clean-1", {})
+    status = wait_for(adf, run["runId"])
+    assert status["status"] == "succeeded"
+    run_ids = [a["activityRunId"] for a in adf._activity_runs(adf._get_run(run["runId"]))]
+    batch = emulator.state_dir / "batch"
+    assert run_ids and not [r for r in run_ids if (batch / r).exists()]
