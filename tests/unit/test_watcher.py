@@ -15,7 +15,6 @@ import pytest
 from devstack.host.durable.simulate import Simulator
 from shared.adf.budget import ArmBudget, slowdown_factor
 from shared.orchestration import contract as c
-from shared.orchestration.polling import wait_seconds
 from shared.orchestration.starters import watch_and_hand_over
 from shared.runs import watch
 from shared.settings import load_settings
@@ -367,15 +366,6 @@ def test_budget_reads_the_header_and_forgets_it_when_stale():
     assert budget.remaining == 50 and budget.slowdown(200) == 4.0
     clock[0] = 1000.0
     assert budget.remaining is None and budget.slowdown(200) == 1.0
-
-
-@pytest.mark.parametrize("tracking, interval, slowdown, expected", [
-    ("watcher", 30, None, SAFETY_NET), ("watcher", 30, 2.0, 2 * SAFETY_NET),
-    ("poll", 120, None, 120), ("poll", 120, 4.0, 480), (None, 60, 0.5, 60)])
-def test_a_run_waits_for_its_safety_net_or_its_poll_interval_slowed_by_the_budget(
-        tracking, interval, slowdown, expected):
-    plan = {"tracking": tracking, "safetyNetSeconds": SAFETY_NET}
-    assert wait_seconds(plan, interval, slowdown) == expected
 
 
 def test_health_says_when_the_watcher_last_looked_and_fails_once_it_stopped_looking():
