@@ -71,7 +71,7 @@ def _case(stack, mode: str, n: int, day: datetime, timeout: float) -> dict:
     ids = {r["batchId"] for r in started}
     deadline = time.monotonic() + timeout
     while True:
-        records = [r for r in api.runs(max(50, 2 * n)) if r["batchId"] in ids]
+        records = [r for r in api.runs(min(200, max(50, 2 * n))) if r["batchId"] in ids]
         if len(records) == len(ids) and all(r.get("finishedAt") for r in records):
             break
         if time.monotonic() > deadline:
