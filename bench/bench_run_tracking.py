@@ -11,7 +11,8 @@ to be finished. Measured per case:
 - completion latency: the orchestration's final status time (`finishedAt`) minus the ADF
   run's end, p50 and p95.
 Ratios are watcher / poll at the same N. Poll uses the app's defaults (30 s doubling to
-300 s) in full mode; short mode compresses every clock so it runs in about a minute."""
+300 s) in full mode (N = 10 and 100, or BENCH_TRACKING_SIZES); short mode compresses every
+clock so it runs in about a minute."""
 from __future__ import annotations
 
 import os
@@ -93,7 +94,8 @@ def _case(stack, mode: str, n: int, day: datetime, timeout: float) -> dict:
 
 
 def run(short: bool = False) -> list[Row]:
-    sizes = (3,) if short else (10, 100)
+    sizes = (3,) if short else tuple(
+        int(n) for n in os.environ.get("BENCH_TRACKING_SIZES", "10,100").split(","))
     wait = 3 if short else 60
     clocks = ({"WATCH_INTERVAL_SECONDS": "2", "POLL_INTERVAL_SECONDS": "2",
                "POLL_MAX_INTERVAL_SECONDS": "8"} if short else
