@@ -204,6 +204,9 @@ async def ensure_watcher(client, services) -> bool:
                                 {"cycle": 0, "retry": contract.retry_policy(services.settings)})
 
 
+HAND_OVER_AT_ONCE = 16  # events raised at once by one look (many runs ending together)
+
+
 async def watch_and_hand_over(client, services, payload: dict,
                               now: datetime | None = None) -> dict:
     """One look of the watcher (`shared.runs.watch`), then each change to its owner as a
@@ -226,14 +229,20 @@ async def watch_and_hand_over(client, services, payload: dict,
                 "error": str(exc)[:200], "lookedAt": now.isoformat(),
                 "intervalSeconds": 2 * s.watch_interval_seconds * adf.budget.slowdown(
                     s.arm_reads_low)}
-    delivered, slowdown = 0, adf.budget.slowdown(s.arm_reads_low)
-    for change in seen["changes"]:
-        try:
-            await client.raise_event(change["instanceId"], contract.RUN_CHANGED_EVENT,
-                                     {**change["status"], "slowdown": slowdown})
-            delivered += 1
-        except Exception as exc:  # 404/410: the owner is gone; its record says the rest
-            log.info("watcher: %s did not take its event (%s)", change["instanceId"], exc)
+    slowdown = adf.budget.slowdown(s.arm_reads_low)
+    gate = asyncio.Semaphore(HAND_OVER_AT_ONCE)
+
+    async def hand_over(change: dict) -> bool:
+        async with gate:
+            try:
+                await client.raise_event(change["instanceId"], contract.RUN_CHANGED_EVENT,
+                                         {**change["status"], "slowdown": slowdown})
+                return True
+            except Exception as exc:  # 404/410: the owner is gone; its record says the rest
+                log.info("watcher: %s did not take its event (%s)", change["instanceId"], exc)
+                return False
+
+    delivered = sum(await asyncio.gather(*(hand_over(c) for c in seen["changes"])))
     beat = {"lookedAt": now.isoformat(), "runsSeen": seen["runsSeen"], "delivered": delivered,
             "tracked": len(seen["tracked"]), "slowdown": slowdown,
             "remainingReads": adf.budget.remaining}
