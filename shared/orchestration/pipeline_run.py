@@ -6,12 +6,12 @@ A `cancel` external event (from the HTTP API) cancels the ADF run.
 
 Following the run (the plan's `tracking`, from RUN_TRACKING): with `watcher` (the default)
 the run waits for `run_changed` events from the run watcher, each carrying the run's new
-status, with a safety-net poll of its own every `safetyNetSeconds` and one at the start of each
-later generation (events raised while a generation ends are lost with its history), so a
-lost event or a stopped watcher delays the run but never strands it; an event about another ADF run (an
-earlier try) just makes it look for itself. With `poll` (and for inputs written before the
-watcher) it polls, backing off while nothing changes. Either wait is stretched by the
-`slowdown` the last status reported while ARM's read budget is low.
+status, with a safety-net poll of its own every `safetyNetSeconds` and one at the start of
+each later generation (events raised while a generation ends are lost with its history),
+so a lost event or a stopped watcher delays the run but never strands it; an event about
+another ADF run (an earlier try) just makes it look for itself. With `poll` (and for inputs
+written before the watcher) it polls, backing off while nothing changes. Either wait is
+stretched by the `slowdown` the last status reported while ARM's read budget is low.
 """
 from __future__ import annotations
 
