@@ -54,7 +54,7 @@ def run(short: bool = False) -> list[Row]:
     from devstack.api_client import AppClient
     from training.generate import upload_batch
 
-    duration = 25.0 if short else 1800.0
+    duration = 25.0 if short else 60 * float(os.environ.get("BENCH_SOAK_MINUTES", "30"))
     every = 2.5 if short else 12.0  # seconds between uploads
     warmup = duration * 0.2
     with tempfile.TemporaryDirectory() as tmp:
