@@ -236,6 +236,18 @@ def test_an_event_lost_as_a_generation_ends_is_made_up_by_the_next_generations_f
     assert world.finished["g"] == pytest.approx(until(120), abs=timedelta(seconds=1))
 
 
+def test_a_low_arm_read_budget_slows_the_watcher_and_the_runs_still_finish():
+    world = World({"slow": 100, "slow2": 130})
+    world.adf.budget.observe({"x-ms-ratelimit-remaining-subscription-reads": "25"})  # 8x
+    world.start_watcher()
+    world.start_runs()
+    world.sim.run(until=until(1000))
+    looks = world.sim.activity_runs[c.WATCH_RUNS]
+    assert looks == pytest.approx(1000 / (8 * SETTINGS.watch_interval_seconds), abs=1)
+    assert set(world.finished) == {"slow", "slow2"}
+    assert max(world.lag("slow"), world.lag("slow2")) <= 8 * SETTINGS.watch_interval_seconds
+
+
 def test_a_run_finishes_by_its_safety_net_when_no_watcher_runs_at_all():
     world = World({"alone": 100})
     world.start_runs()
