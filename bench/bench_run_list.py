@@ -84,7 +84,7 @@ def _case(conn: str, n: int, repeats: int) -> dict:
 
 
 def run(short: bool = False) -> list[Row]:
-    small, big = (220, 400) if short else (250, 5_000)
+    small, big = (205, 260) if short else (250, 5_000)
     repeats = 3 if short else 9
     base, long = two_histories(_case, small, big, repeats)
     ratio = long["seconds"] / base["seconds"]
