@@ -13,33 +13,15 @@ from __future__ import annotations
 import gzip
 import os
 import statistics
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from types import SimpleNamespace
 
-from bench.common import CORRECTNESS, Row
+from bench.common import CORRECTNESS, CountingState, Row, two_histories
 
 JUDGED = 300  # the newest runs get findings from the real checks (the summary shows these)
-
-
-class _Counting:
-    def __init__(self, state):
-        self.state, self.reads = state, 0
-
-    def read_json(self, name):
-        self.reads += 1
-        return self.state.read_json(name)
-
-    def list(self, prefix, **kw):
-        self.reads += 1
-        return self.state.list(prefix, **kw)
-
-    def __getattr__(self, name):
-        return getattr(self.state, name)
 
 
 def _history(n: int) -> list[dict]:
@@ -82,7 +64,7 @@ def _case(conn: str, n: int, repeats: int) -> dict:
     settings = load_settings({"STORAGE_CONNECTION_STRING": conn,
                               "STATE_CONTAINER": state.container.container_name,
                               "ML_CONTAINER": ml.container.container_name})
-    counting = _Counting(state)
+    counting = CountingState(state)
     services = SimpleNamespace(settings=settings, state=counting, ml=ml)
 
     def overview() -> str:
@@ -90,9 +72,9 @@ def _case(conn: str, n: int, repeats: int) -> dict:
         return overview_page(data, Links(code="key"))
 
     overview()  # warm: matplotlib import, first connections
-    counting.reads = 0
+    counting.reads = counting.lists = 0
     page = overview()
-    reads = counting.reads
+    reads = counting.reads + counting.lists
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -104,13 +86,9 @@ def _case(conn: str, n: int, repeats: int) -> dict:
 
 
 def run(short: bool = False) -> list[Row]:
-    from devstack.azurite import Azurite
-
     small, big = (50, 300) if short else (100, 10_000)
     repeats = 2 if short else 9
-    with tempfile.TemporaryDirectory() as tmp, Azurite(Path(tmp)) as az:
-        base = _case(az.connection_string, small, repeats)
-        long = _case(az.connection_string, big, repeats)
+    base, long = two_histories(_case, small, big, repeats)
     ratio = long["seconds"] / base["seconds"]
     return [
         Row("dashboard", f"overview gather + render, {big:,} vs {small} runs of history",

@@ -53,3 +53,35 @@ def peak_memory(fn) -> tuple[object, int]:
     finally:
         tracemalloc.stop()
     return result, peak
+
+
+class CountingState:
+    """A `BlobState` that counts blob reads (`read_json`) and list calls, for the rows
+    that show a cost stays the same whatever the history."""
+
+    def __init__(self, state):
+        self.state, self.reads, self.lists = state, 0, 0
+
+    def read_json(self, name):
+        self.reads += 1
+        return self.state.read_json(name)
+
+    def list(self, prefix, **kw):
+        self.lists += 1
+        return self.state.list(prefix, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.state, name)
+
+
+def two_histories(case, small: int, big: int, repeats: int) -> tuple[dict, dict]:
+    """`case(connection_string, n, repeats)` for a short and a long history, one after the
+    other on the same fresh Azurite."""
+    import tempfile
+    from pathlib import Path
+
+    from devstack.azurite import Azurite
+
+    with tempfile.TemporaryDirectory() as tmp, Azurite(Path(tmp)) as az:
+        return (case(az.connection_string, small, repeats),
+                case(az.connection_string, big, repeats))

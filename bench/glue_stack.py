@@ -16,7 +16,8 @@ NOOP = {"name": "bench_noop", "properties": {
                     "typeProperties": {"waitTimeInSeconds": 1}}]}}
 
 
-def start(root: Path, overrides: dict[str, str]) -> LocalStack:
+def start(root: Path, overrides: dict[str, str], wait_seconds: float = 1) -> LocalStack:
+    """The stack with the score-only pipeline a Wait of `wait_seconds`."""
     stack = LocalStack(root, overrides={
         "ADF_SCORE_PIPELINE": "bench_noop", "LANDING_QUIET_SECONDS": "0",
         "POLL_INTERVAL_SECONDS": "1", "SWEEP_SCHEDULE": "0 0 0 1 1 *",
@@ -25,7 +26,10 @@ def start(root: Path, overrides: dict[str, str]) -> LocalStack:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "pipeline").mkdir()
-            (Path(tmp) / "pipeline" / "bench_noop.json").write_text(json.dumps(NOOP))
+            noop = json.loads(json.dumps(NOOP))
+            noop["properties"]["activities"][0]["typeProperties"]["waitTimeInSeconds"] = \
+                wait_seconds
+            (Path(tmp) / "pipeline" / "bench_noop.json").write_text(json.dumps(noop))
             services(stack).adf.deploy(Path(tmp))
     except Exception:
         stack.stop()

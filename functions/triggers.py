@@ -1,4 +1,5 @@
-"""The automatic entry points: the hourly sweep (safety net) and BlobCreated events."""
+"""The automatic entry points: the hourly sweep (safety net), BlobCreated events, the
+keep-alives of the singletons, and the daily retention pass."""
 import logging
 
 import azure.durable_functions as df
@@ -32,6 +33,28 @@ async def monitor_keepalive(timer: func.TimerRequest,
     from shared.services import get_services
 
     await ensure_monitor(client, get_services())
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%WATCHER_KEEPALIVE_SCHEDULE%", run_on_startup=True)
+@bp.durable_client_input(client_name="client")
+async def watcher_keepalive(timer: func.TimerRequest,
+                            client: df.DurableOrchestrationClient) -> None:
+    """Starts the run watcher at start-up and restarts it if it ever ended."""
+    from shared.orchestration.starters import ensure_watcher
+    from shared.services import get_services
+
+    await ensure_watcher(client, get_services())
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%RETENTION_SCHEDULE%", run_on_startup=False)
+@bp.durable_client_input(client_name="client")
+async def retention(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    """RETENTION_DAYS: purge what finished runs left behind (state and Durable history)."""
+    from shared.orchestration.starters import apply_retention
+    from shared.services import get_services
+
+    result = await apply_retention(client, get_services())
+    log.info("retention: %s", result)
 
 
 @bp.event_grid_trigger(arg_name="event")

@@ -141,8 +141,9 @@ HEALTH_REPORT = {
         "checks": {
             "type": "object", "required": ["settings"],
             "additionalProperties": _ref("HealthCheck"),
-            "description": "settings, storage, dataFactory, alertSinks, logAnalytics "
-                           "(the last two only when storage answers)",
+            "description": "settings, storage, dataFactory, alertSinks, logAnalytics, "
+                           "runWatcher (lastLookedAt, ageSeconds; the last three only when "
+                           "storage answers)",
         },
     },
 }

@@ -188,6 +188,20 @@ class Settings(BaseSettings):
     pending_restart_seconds: float = _f(300.0, "PENDING_RESTART_SECONDS", ge=0)
     train_options: str = _f("{}", "TRAIN_OPTIONS")
     freshness_interval_seconds: float = _f(300.0, "FRESHNESS_INTERVAL_SECONDS", ge=1)
+    # How runs are followed: `watcher` (one factory-wide watcher hands each change to its
+    # run; each run polls itself only every RUN_SAFETY_NET_SECONDS) or `poll` (every run
+    # polls its own ADF run, backing off from POLL_INTERVAL_SECONDS).
+    run_tracking: Literal["watcher", "poll"] = _f("watcher", "RUN_TRACKING")
+    watch_interval_seconds: float = _f(15.0, "WATCH_INTERVAL_SECONDS", ge=1, le=3600)
+    run_safety_net_seconds: float = _f(900.0, "RUN_SAFETY_NET_SECONDS", ge=5, le=86400)
+    watcher_keepalive_schedule: str = _f("0 */5 * * * *", "WATCHER_KEEPALIVE_SCHEDULE")
+    # Below this many remaining ARM reads (x-ms-ratelimit-remaining-subscription-reads) the
+    # watcher and the safety-net polls slow down, up to 8 times.
+    arm_reads_low: int = _f(200, "ARM_READS_LOW", ge=1)
+    # Retention: finished Durable instances and the state of runs finished longer ago are
+    # purged daily (RETENTION_SCHEDULE); 0 keeps everything.
+    retention_days: float = _f(30.0, "RETENTION_DAYS", ge=0)
+    retention_schedule: str = _f("0 30 3 * * *", "RETENTION_SCHEDULE")
     # Activities are idempotent: a transient storage or ADF error gets more tries, the
     # first after this many seconds, then doubling (the Durable retry policy).
     activity_retry_attempts: int = _f(4, "ACTIVITY_RETRY_ATTEMPTS", ge=1, le=20)

@@ -274,7 +274,8 @@ def run_custom(
     its expressions evaluated: `typeProperties.extendedProperties` is what programs read),
     `linkedServices.json` and `datasets.json` (the `referenceObjects`). `command` runs
     through `/bin/sh` in that folder with the emulator's Python first on PATH and
-    STORAGE_CONNECTION_STRING set. stdout/stderr go to `adfjobs/<activityRunId>/output/`.
+    STORAGE_CONNECTION_STRING set. stdout/stderr go to `adfjobs/<activityRunId>/output/`;
+    the folder is removed once the command's result is read (the disk stays bounded).
     """
     tp = definition.get("typeProperties", {})
     command = tp.get("command")
@@ -325,7 +326,13 @@ def run_custom(
     finally:
         attempt.record_process(0, None)
         _save_logs(host, attempt.activity_run_id, stdout_path, stderr_path, wd, attempt)
-    code = proc.returncode
+    try:
+        return _result(proc.returncode, stderr_path, wd, attempt)
+    finally:  # its logs are in storage (adfjobs/): the folder would only fill the disk
+        shutil.rmtree(task_dir, ignore_errors=True)
+
+
+def _result(code: int, stderr_path: Path, wd: Path, attempt: Attempt) -> dict:
     if code != 0:
         tail = _tail(stderr_path) or "(stderr is empty)"
         raise ActivityFailed(f"Command exited with code {code}. stderr (tail): {tail}")

@@ -11,7 +11,14 @@ operations log) that a real factory does not have.
 Every authorized request is logged as the Azure RBAC operation a real factory would check
 (`Microsoft.DataFactory/factories/pipelines/createrun/action`, ...; `operation_of`), so
 tests can compare what a client did with what a role allows: `GET /_emulator/operations`
-(optionally `?factory=<name>`), `DELETE /_emulator/operations` to start afresh.
+(optionally `?factory=<name>`), `DELETE /_emulator/operations` to start afresh (the log
+keeps the last OPERATIONS_KEPT).
+
+Cost and throttling hooks: `GET /_emulator/counts` gives requests per operation since the
+start (or the last `DELETE /_emulator/counts`), 429s included; `POST /_emulator/throttle`
+with `{"read": {"capacity", "refillPerSecond"}, "write": {...}}` switches on ARM-like token
+buckets (`devstack.adf.throttle`), `DELETE /_emulator/throttle` switches them off (the
+default). `POST /_emulator/settings` with `{"pageSize": n}` sets the query page size.
 """
 from __future__ import annotations
 
@@ -21,17 +28,20 @@ import logging
 import re
 import ssl
 import threading
+from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 from devstack.adf.engine import ApiError, Engine
 from devstack.adf.store import Store, factory_key, iso, parse_iso, utcnow
+from devstack.adf.throttle import Throttle
 
 log = logging.getLogger("devstack.adf")
 
 API_VERSION = "2018-06-01"
 PAGE_SIZE = 100
 MAX_BODY = 16 * 1024 * 1024
+OPERATIONS_KEPT = 50_000
 
 _FACTORY = (
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/"
@@ -162,7 +172,8 @@ def _decode_token(token: str) -> list:
         raise ApiError(400, "BadRequest", "continuationToken is not valid") from None
 
 
-def page(items: list[dict], body: dict, default_order: str, id_field: str) -> dict:
+def page(items: list[dict], body: dict, default_order: str, id_field: str,
+         size: int = PAGE_SIZE) -> dict:
     """Sort, then return the page after the continuation token (keyset paging: an item is
     returned once even when new items arrive between pages)."""
     order_by = (body.get("orderBy") or [{}])[0]
@@ -177,9 +188,9 @@ def page(items: list[dict], body: dict, default_order: str, id_field: str) -> di
     if token:
         after = _decode_token(token)
         items = [i for i in items if (key(i) < after if desc else key(i) > after)]
-    chunk = items[:PAGE_SIZE]
+    chunk = items[:size]
     result = {"value": chunk}
-    if len(items) > PAGE_SIZE:
+    if len(items) > size:
         result["continuationToken"] = _encode_token(key(chunk[-1]))
     return result
 
@@ -202,14 +213,19 @@ class Api:
         self.store, self.engine = store, engine
         self.faults: list[dict] = []
         self.fault_lock = threading.Lock()
-        self.operations: list[dict] = []  # {"operation", "factory", "method", "path", "status"}
+        # {"operation", "factory", "method", "path", "status"}, the newest OPERATIONS_KEPT
+        self.operations: deque[dict] = deque(maxlen=OPERATIONS_KEPT)
         self.operations_lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.throttle: Throttle | None = None
+        self.page_size = PAGE_SIZE
 
     def record(self, operation: str | None, factory: str | None, method: str, path: str,
                status: int) -> None:
         with self.operations_lock:
             self.operations.append({"operation": operation, "factory": factory,
                                     "method": method, "path": path, "status": status})
+            self.counts[operation or "unknown"] += 1
 
     def operations_of(self, factory: str | None = None) -> list[dict]:
         with self.operations_lock:
@@ -234,6 +250,12 @@ class Api:
             if match and m == method:
                 groups = match.groupdict()
                 operation = operation_of(method, handler, groups)
+                throttle = self.throttle
+                refused, limits = throttle.check(method, handler) if throttle else (None, {})
+                if refused:
+                    self.record(operation, groups["factory"], method, path, refused)
+                    return refused, _err("TooManyRequests", "The request is being throttled "
+                                         "(emulated ARM limits)."), limits
                 if query.get("api-version") is None:
                     self.record(operation, groups["factory"], method, path, 400)
                     return 400, _err("MissingApiVersionParameter",
@@ -243,9 +265,9 @@ class Api:
                     status, payload = getattr(self, handler)(groups, query, body)
                 except ApiError as exc:
                     self.record(operation, groups["factory"], method, path, exc.status)
-                    return exc.status, _err(exc.code, exc.message), {}
+                    return exc.status, _err(exc.code, exc.message), limits
                 self.record(operation, groups["factory"], method, path, status)
-                return status, payload, {}
+                return status, payload, limits
         self.record(None, None, method, path, 404)
         return 404, _err("NotFound", f"No Data Factory API at {method} {path} in the local "
                                      "emulator"), {}
@@ -264,6 +286,19 @@ class Api:
             with self.operations_lock:
                 self.operations.clear()
             return 200, {"value": []}, {}
+        if path == "/_emulator/counts":
+            with self.operations_lock:
+                counts = dict(self.counts)
+                if method == "DELETE":
+                    self.counts.clear()
+            refused = self.throttle.refused if self.throttle else 0
+            return 200, {"value": counts, "total": sum(counts.values()), "throttled": refused}, {}
+        if path == "/_emulator/throttle" and method in ("POST", "DELETE"):
+            self.throttle = Throttle(body) if method == "POST" and body else None
+            return 200, {"throttle": body if self.throttle else None}, {}
+        if path == "/_emulator/settings" and method == "POST":
+            self.page_size = int((body or {}).get("pageSize") or PAGE_SIZE)
+            return 200, {"pageSize": self.page_size}, {}
         return 404, _err("NotFound", path), {}
 
     def _take_fault(self, method: str, path: str) -> dict | None:
@@ -359,7 +394,7 @@ class Api:
             views = [run_view(r) for r in self.store.runs_of(self._key(g))
                      if after <= parse_iso(r["lastUpdated"]) <= before]
         views = [v for v in views if matches(v, body.get("filters"))]
-        return 200, page(views, body, "runStart", "runId")
+        return 200, page(views, body, "runStart", "runId", self.page_size)
 
     def query_activities(self, g, query, body):
         body = body or {}
@@ -369,7 +404,7 @@ class Api:
             views = [activity_view(run, rec) for rec in run["activityRuns"]
                      if after <= parse_iso(rec["activityRunStart"]) <= before]
         views = [v for v in views if matches(v, body.get("filters"))]
-        return 200, page(views, body, "activityRunStart", "activityRunId")
+        return 200, page(views, body, "activityRunStart", "activityRunId", self.page_size)
 
 
 def _err(code: str, message: str) -> dict:

@@ -13,6 +13,10 @@ most ADF_RETRY_MAX_SECONDS). Creating a run is not idempotent, so `start_run` lo
 batch's run again before every create, and `rerun_from_failure` retries only errors where
 the service cannot have created anything (connection refused, 429, 503).
 
+ARM budget: every response's remaining-reads header feeds the client's `ArmBudget`
+(`shared.adf.budget`); `slowdown(low)` tells the run watcher and the safety-net polls how
+much longer to wait.
+
 Everything returned is plain JSON-serialisable data (it crosses Durable activity
 boundaries).
 """
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from shared.adf.budget import ArmBudget
 from shared.adf.status import (
     FAILURE_STATUSES,
     TERMINAL_STATUSES,
@@ -136,11 +141,14 @@ def is_loopback(endpoint: str | None) -> bool:
     return bool(endpoint) and urlparse(endpoint).hostname in LOOPBACK
 
 
-def build_management_client(settings: Settings):
-    """`DataFactoryManagementClient` for the configured factory (ARM, or the emulator)."""
+def build_management_client(settings: Settings, budget: ArmBudget | None = None):
+    """`DataFactoryManagementClient` for the configured factory (ARM, or the emulator);
+    every response's headers go to `budget` when one is given."""
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
     kwargs: dict[str, Any] = {"retry_total": 0}  # AdfClient._call decides about retries
+    if budget is not None:
+        kwargs["raw_response_hook"] = budget.on_response
     if settings.adf_endpoint:
         kwargs["base_url"] = settings.adf_endpoint.rstrip("/")
         if settings.adf_ca_bundle:
@@ -163,8 +171,10 @@ class AdfClient:
     def __init__(self, management_client, resource_group: str, factory: str, *,
                  attempts: int = 5, backoff_seconds: float = 1.0, max_delay_seconds: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep,
-                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)):
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 budget: ArmBudget | None = None):
         self.mgmt = management_client
+        self.budget = budget or ArmBudget()
         self.rg, self.factory = resource_group, factory
         self.attempts, self.backoff, self.max_delay = attempts, backoff_seconds, max_delay_seconds
         self.sleep, self.now = sleep, now
@@ -271,6 +281,17 @@ class AdfClient:
                               last_updated_before=now + dt.timedelta(days=1),  # clock skew
                               filters=all_filters or None, continuation_token=token)))
 
+    def runs_updated(self, after: dt.datetime, before: dt.datetime) -> list[dict]:
+        """Every run of the factory whose `lastUpdated` is in [after, before], all pages;
+        each page is one `queryPipelineRuns` call with its own retries."""
+        from azure.mgmt.datafactory.models import RunFilterParameters
+
+        return _all_pages("queryPipelineRuns", lambda token: self._call(
+            "runs updated since " + after.isoformat(), lambda: self.mgmt.pipeline_runs
+            .query_by_factory(self.rg, self.factory, RunFilterParameters(
+                last_updated_after=after, last_updated_before=before,
+                continuation_token=token))))
+
     def _get_run(self, run_id: str) -> dict:
         from azure.core.exceptions import ResourceNotFoundError
 
@@ -303,7 +324,11 @@ class AdfClient:
         "runEnd", "durationSeconds", ...}; see `shared.adf.status.summarize_run`. For a rerun
         from failure, outputs of activities that were not run again come from the earlier
         runs of its group."""
-        run = self._get_run(run_id)
+        return self.status_of(self._get_run(run_id))
+
+    def status_of(self, run: dict) -> dict:
+        """`run_status` of a run already read (from `runs_updated`): its activity runs
+        are the only call, plus the group's earlier runs for a rerun."""
         inherited = None
         if run.get("runGroupId") and run["runGroupId"] != run["runId"]:
             inherited = self._group_outputs(run)
@@ -417,9 +442,10 @@ def _load_definition(path: Path, model):
 @lru_cache(maxsize=4)
 def get_adf_client(settings: Settings) -> AdfClient:
     """The process's client for these settings, built on first use and reused."""
+    budget = ArmBudget()
     return AdfClient(
-        build_management_client(settings), settings.adf_resource_group,
+        build_management_client(settings, budget), settings.adf_resource_group,
         settings.adf_factory_name, attempts=settings.adf_retry_attempts,
         backoff_seconds=settings.adf_retry_backoff_seconds,
-        max_delay_seconds=settings.adf_retry_max_seconds,
+        max_delay_seconds=settings.adf_retry_max_seconds, budget=budget,
     )

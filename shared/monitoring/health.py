@@ -1,6 +1,6 @@
 """Health: the report behind `GET /api/health/details` (settings, storage, Data Factory,
-alert sinks, the Log Analytics query; each check gives ok plus a detail, the report is ok
-only if all are) and the verdict behind anonymous `GET /api/health` (`{"ok": bool}`).
+alert sinks, the Log Analytics query, when the run watcher last looked; each check gives
+ok plus a detail, the report is ok only if all are) and the verdict behind anonymous `GET /api/health` (`{"ok": bool}`).
 
 The report names hosts, the factory, setting values and upstream errors, and costs an ARM
 call plus blob reads: it is for callers with a function key. Strangers get the verdict,
@@ -13,11 +13,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from shared.errors import short
 
 log = logging.getLogger(__name__)
 VERDICT_TTL_SECONDS = 15.0
+WATCHER_STALE_LOOKS = 10
 
 
 def _probe(fn) -> dict:
@@ -48,7 +50,28 @@ def check_health(services) -> dict:
 
         checks["alertSinks"] = _section(lambda: sink_health(services))
         checks["logAnalytics"] = _section(lambda: logs_status(services))
+        checks["runWatcher"] = _section(lambda: watcher_status(services))
     return {"ok": all(c.get("ok") for c in checks.values()), "checks": checks}
+
+
+def watcher_status(services, now: datetime | None = None) -> dict:
+    """When the run watcher last looked at the factory (its heartbeat blob). Not ok once
+    it has not looked for WATCHER_STALE_LOOKS intervals (and 5 minutes): runs then finish
+    only by their safety-net polls. Not yet looked, or RUN_TRACKING=poll: ok."""
+    from shared.runs.watch import HEARTBEAT
+
+    s = services.settings
+    if s.run_tracking != "watcher":
+        return {"ok": True, "detail": "RUN_TRACKING=poll: each run polls its own ADF run"}
+    beat, _ = services.state.read_json(HEARTBEAT)
+    if not beat:
+        return {"ok": True, "detail": "the watcher has not looked yet"}
+    age = ((now or datetime.now(UTC)) - datetime.fromisoformat(beat["lookedAt"])).total_seconds()
+    limit = max(300.0, WATCHER_STALE_LOOKS * s.watch_interval_seconds * beat.get("slowdown", 1))
+    return {"ok": age <= limit, "lastLookedAt": beat["lookedAt"], "ageSeconds": round(age, 1),
+            "slowdown": beat.get("slowdown"), "remainingReads": beat.get("remainingReads"),
+            "detail": f"last looked {age:.0f}s ago" + ("" if age <= limit else
+                                                       f"; stale (more than {limit:.0f}s)")}
 
 
 def settings_failure(exc: Exception) -> dict:

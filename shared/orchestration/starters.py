@@ -211,3 +211,87 @@ async def start_action_run(client, services, action: str, alert_id: str) -> list
         return []
     batch = Batch.model_validate(newest[0]).for_action(action, alert_id)
     return await start_batches(client, services, [batch])
+
+
+async def ensure_watcher(client, services) -> bool:
+    """Keep the run watcher alive (with RUN_TRACKING=watcher, the default)."""
+    if services.settings.run_tracking != "watcher":
+        return False
+    return await ensure_running(client, contract.RUN_WATCHER, contract.WATCHER_INSTANCE,
+                                {"cycle": 0, "retry": contract.retry_policy(services.settings)})
+
+
+HAND_OVER_AT_ONCE = 16  # events raised at once by one look (many runs ending together)
+
+
+async def watch_and_hand_over(client, services, payload: dict,
+                              now: datetime | None = None) -> dict:
+    """One look of the watcher (`shared.runs.watch`), then each change to its owner as a
+    `run_changed` event. An owner that is gone (finished, purged) just misses the event.
+    Returns what the watcher carries to its next look; a look that fails keeps the old
+    window (the overlap makes up for it) and waits longer."""
+    from shared.runs.watch import HEARTBEAT, look
+
+    s = services.settings
+    if s.run_tracking != "watcher":
+        return {"stop": True}
+    adf = services.adf
+    now = now or datetime.now(UTC)
+    try:
+        seen = await asyncio.to_thread(look, services, payload.get("since"),
+                                       payload.get("tracked") or {}, now)
+    except Exception as exc:  # ADF or storage out of reach: try again next time
+        log.warning("watcher: look failed (%s); keeping the window", exc)
+        return {"since": payload.get("since"), "tracked": payload.get("tracked") or {},
+                "error": str(exc)[:200], "lookedAt": now.isoformat(),
+                "intervalSeconds": 2 * s.watch_interval_seconds * adf.budget.slowdown(
+                    s.arm_reads_low)}
+    slowdown = adf.budget.slowdown(s.arm_reads_low)
+    gate = asyncio.Semaphore(HAND_OVER_AT_ONCE)
+
+    async def hand_over(change: dict) -> bool:
+        async with gate:
+            try:
+                await client.raise_event(change["instanceId"], contract.RUN_CHANGED_EVENT,
+                                         {**change["status"], "slowdown": slowdown})
+                return True
+            except Exception as exc:  # 404/410: the owner is gone; its record says the rest
+                log.info("watcher: %s did not take its event (%s)", change["instanceId"], exc)
+                return False
+
+    delivered = sum(await asyncio.gather(*(hand_over(c) for c in seen["changes"])))
+    beat = {"lookedAt": now.isoformat(), "runsSeen": seen["runsSeen"], "delivered": delivered,
+            "tracked": len(seen["tracked"]), "slowdown": slowdown,
+            "remainingReads": adf.budget.remaining}
+    await asyncio.to_thread(services.state.put, HEARTBEAT, beat)
+    return {"since": seen["since"], "tracked": seen["tracked"], "lookedAt": now.isoformat(),
+            "changes": len(seen["changes"]), "delivered": delivered,
+            "intervalSeconds": s.watch_interval_seconds * slowdown}
+
+
+FINISHED_STATES = ("Completed", "Failed", "Terminated")
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def apply_retention(client, services, now: datetime | None = None) -> dict:
+    """RETENTION_DAYS: remove expired run state (`shared.runs.retention`), then purge the
+    Durable instances that finished and were created before the cutoff (a running one,
+    such as the watcher or a long run, is never purged)."""
+    from azure.durable_functions.models.OrchestrationRuntimeStatus import (
+        OrchestrationRuntimeStatus,
+    )
+
+    from shared.runs.retention import cutoff, purge_state
+
+    now = now or datetime.now(UTC)
+    before = cutoff(now, services.settings.retention_days)
+    if before is None:
+        return {"expired": 0, "instancesDeleted": 0}
+    result = await asyncio.to_thread(purge_state, services, now)
+    purged = await client.purge_instance_history_by(
+        created_time_from=_EPOCH, created_time_to=before,
+        runtime_status=[OrchestrationRuntimeStatus(s) for s in FINISHED_STATES])
+    deleted = getattr(purged, "instances_deleted", 0)
+    log.info("retention: %d finished Durable instances created before %s purged", deleted,
+             before.isoformat())
+    return {**result, "instancesDeleted": deleted}

@@ -68,6 +68,7 @@ def begin_run(services, payload: dict) -> dict:
         "timeoutSeconds": batch.timeoutSeconds or s.run_timeout_seconds,
         "maxReruns": s.max_reruns if batch.maxReruns is None else batch.maxReruns,
         "pollsPerGeneration": s.polls_per_generation,
+        "tracking": s.run_tracking, "safetyNetSeconds": s.run_safety_net_seconds,
     }
 
 
@@ -113,7 +114,10 @@ def _run_id(run: dict | str) -> str:
 
 
 def get_adf_run_status(services, run: dict | str) -> dict:
-    return services.adf.run_status(_run_id(run))
+    """The run's status, with how much to slow down while ARM's read budget is low."""
+    adf = services.adf
+    return {**adf.run_status(_run_id(run)),
+            "slowdown": adf.budget.slowdown(services.settings.arm_reads_low)}
 
 
 def cancel_adf_run(services, run: dict | str) -> dict:

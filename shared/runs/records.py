@@ -3,24 +3,47 @@ and the freshness monitor.
 
     runs/<batchId>.json          the record (files, mode, instance id, ADF run ids, status,
                                  stages with timings, outputs, checks, alerts)
-    runs-index/<inverted time>-<batchId>   empty markers, so listing gives newest first
+    runs-index/<inverted time>-<batchId>   empty markers, so listing gives newest first;
+                                 metadata `kind` and `status` (rewritten with the record),
+                                 so a filtered list reads only the records it returns
     runs-active/<batchId>        present while the run is in progress (stuck-run checks)
+
+Listing costs one index listing call per 100 entries plus the records returned (read in
+parallel), whatever the number of records kept; retention (`shared.runs.retention`) keeps
+that number bounded.
 
 Updates are read-modify-write with an etag condition, retried on conflict, so concurrent
 writers (an activity that runs twice, the API) never lose each other's fields.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 RUNS, INDEX, ACTIVE = "runs/", "runs-index/", "runs-active/"
 TERMINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
 _MAX_TIME = 10**10
+_READERS = 8  # records read at once by `recent`
 
 
 def _index_name(created_at: str, batch_id: str) -> str:
     ts = int(datetime.fromisoformat(created_at).timestamp())
     return f"{INDEX}{_MAX_TIME - ts:011d}-{batch_id}"
+
+
+def index_entry(name: str) -> tuple[datetime, str]:
+    """(created time, batch id) of an index entry's blob name."""
+    inverted, _, batch_id = name[len(INDEX):].partition("-")
+    return datetime.fromtimestamp(_MAX_TIME - int(inverted), UTC), batch_id
+
+
+def _wanted(meta: dict | None, kind: str | None, finished_only: bool) -> bool:
+    """Whether an index entry may match; entries without metadata (older ones) may."""
+    if not meta:
+        return True
+    if kind and meta.get("kind") and meta["kind"] != kind:
+        return False
+    return not (finished_only and meta.get("status") not in TERMINAL)
 
 
 class RunRecords:
@@ -54,7 +77,8 @@ class RunRecords:
         record = self.state.update(f"{RUNS}{batch_id}.json", stamped)
         # Idempotent index writes, after the record exists: a crash between the two leaves a
         # record the next update indexes, never an index entry without a record.
-        self.state.put(_index_name(record["createdAt"], batch_id), b"")
+        self.state.put(_index_name(record["createdAt"], batch_id), b"", metadata={
+            "kind": str(record.get("kind") or ""), "status": str(record.get("status") or "")})
         if record.get("status") in TERMINAL:
             self.state.delete(ACTIVE + batch_id)
         else:
@@ -63,21 +87,27 @@ class RunRecords:
 
     def recent(self, limit: int = 20, kind: str | None = None,
                finished_only: bool = False) -> list[dict]:
-        """Records newest first, reading only as many as needed."""
-        out = []
-        for marker in self.state.list(INDEX, results_per_page=100):
-            batch_id = marker.name[len(INDEX) + 12:]  # after "<11 digits>-"
-            record = self.get(batch_id)
-            if record is None:
-                continue
-            if kind and record.get("kind") != kind:
-                continue
-            if finished_only and record.get("status") not in TERMINAL:
-                continue
-            out.append(record)
-            if len(out) >= limit:
-                break
-        return out
+        """Records newest first: index entries filtered on their metadata, then only the
+        records that may be returned are read, `_READERS` at a time."""
+        out: list[dict] = []
+        candidates: list[str] = []
+        entries = self.state.list(INDEX, results_per_page=100, include=["metadata"])
+        with ThreadPoolExecutor(_READERS) as pool:
+            for marker in entries:
+                if _wanted(marker.metadata, kind, finished_only):
+                    candidates.append(index_entry(marker.name)[1])
+                if len(candidates) >= limit - len(out):
+                    out += self._matching(pool, candidates, kind, finished_only)
+                    candidates = []
+                    if len(out) >= limit:
+                        return out[:limit]
+            out += self._matching(pool, candidates, kind, finished_only)
+        return out[:limit]
+
+    def _matching(self, pool, batch_ids: list[str], kind, finished_only) -> list[dict]:
+        return [r for r in pool.map(self.get, batch_ids) if r is not None
+                and (not kind or r.get("kind") == kind)
+                and (not finished_only or r.get("status") in TERMINAL)]
 
     def active(self) -> list[dict]:
         """Records of runs in progress."""

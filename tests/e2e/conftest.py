@@ -17,6 +17,8 @@ FAST = {
     "POLL_INTERVAL_SECONDS": "1",
     "POLL_MAX_INTERVAL_SECONDS": "2",
     "POLLS_PER_GENERATION": "3",  # every run continues as new several times
+    "WATCH_INTERVAL_SECONDS": "1",
+    "RUN_SAFETY_NET_SECONDS": "20",
     "EVENT_BATCH_WINDOW_SECONDS": "3",
     "LANDING_QUIET_SECONDS": "0",
     "PENDING_RESTART_SECONDS": "30",

@@ -108,6 +108,28 @@ def test_unlabelled_batch_scored_on_the_batch_endpoint_a_failed_job_and_its_reru
     assert "InvokeEndpoint" in ran_again and "Preprocess" not in ran_again
 
 
+def test_the_watcher_notices_finished_runs_within_seconds_and_health_says_when_it_looked(stack):
+    """Issue 15: runs are followed by the run watcher (the default), not by their polls."""
+    blob = stack.land("unlabelled", 300, seed=5, name="e2e-watched")
+    run = _only_run(stack, blob)
+    assert run["status"] == "succeeded", run.get("error")
+    adf_run = stack.services().adf.run_status(run["adfRunIds"][-1])
+    ended = datetime.fromisoformat(adf_run["runEnd"].replace("Z", "+00:00"))
+    lag = (datetime.fromisoformat(run["finishedAt"]) - ended).total_seconds()
+    interval = float(stack.settings["WATCH_INTERVAL_SECONDS"])
+    history = requests.get(f"{stack.stack.host.base_url}/runtime/webhooks/durabletask/"
+                           f"instances/{run['instanceId']}", params={"showHistory": "true"},
+                           timeout=10).json().get("historyEvents", [])
+    assert lag <= interval + 5, (f"noticed {lag:.1f}s after the ADF run ended ({adf_run['runEnd']})"
+                                 f": {[(e.get('EventType'), e.get('Timestamp')) for e in history]}")
+    watcher = stack.api.request("GET", "health/details").json()["checks"]["runWatcher"]
+    assert watcher["ok"] is True and watcher["ageSeconds"] < 30, watcher
+    status = requests.get(f"{stack.stack.host.base_url}/runtime/webhooks/durabletask/instances/"
+                          "run-watcher", params={"showHistory": "true"}, timeout=10).json()
+    assert status["runtimeStatus"] in ("Running", "Pending", "ContinuedAsNew")
+    assert len(status["historyEvents"]) < 20  # continues as new every look
+
+
 def test_burst_of_files_with_duplicate_events_gives_bounded_batches_one_adf_run_each(stack):
     blobs = [stack.land("unlabelled", 50, seed=100 + i, name=f"burst-{i:02}") for i in range(20)]
     runs = stack.api.wait_for_runs_of(blobs, timeout=300)

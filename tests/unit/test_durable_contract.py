@@ -20,19 +20,21 @@ def registered() -> dict[str, str]:
 
 def test_every_contract_name_is_registered_with_its_trigger():
     fns = registered()
-    for name in (contract.PIPELINE_RUN, contract.BATCH_SEALER, contract.FRESHNESS_MONITOR):
+    orchestrators = {contract.PIPELINE_RUN, contract.BATCH_SEALER, contract.FRESHNESS_MONITOR,
+                     contract.RUN_WATCHER}
+    for name in orchestrators:
         assert fns.get(name) == "orchestrationTrigger", name
     activities = [v for k, v in vars(contract).items()
                   if k.isupper() and isinstance(v, str) and k not in (
-                      "PIPELINE_RUN", "BATCH_SEALER", "FRESHNESS_MONITOR", "CANCEL_EVENT",
-                      "MONITOR_INSTANCE")]
-    assert len(activities) == 9
+                      "PIPELINE_RUN", "BATCH_SEALER", "FRESHNESS_MONITOR", "RUN_WATCHER",
+                      "CANCEL_EVENT", "RUN_CHANGED_EVENT", "MONITOR_INSTANCE",
+                      "WATCHER_INSTANCE")]
+    assert len(activities) == 10
     for name in activities:
         assert fns.get(name) == "activityTrigger", name
     # ... and nothing is registered as an orchestrator or activity outside the contract.
     durable = {k for k, v in fns.items() if v in ("orchestrationTrigger", "activityTrigger")}
-    assert durable == set(activities) | {contract.PIPELINE_RUN, contract.BATCH_SEALER,
-                                         contract.FRESHNESS_MONITOR}
+    assert durable == set(activities) | orchestrators
 
 
 def test_instance_ids_derive_from_the_work():

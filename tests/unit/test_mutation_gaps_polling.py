@@ -1,8 +1,15 @@
-"""Poll backoff, change detection and stage timings: the decisions mutation testing showed
+"""Poll backoff, how long a run waits, change detection and stage timings: the decisions mutation testing showed
 unguarded (each assertion fails for a specific wrong rule)."""
 import json
 
-from shared.orchestration.polling import next_poll_interval, stages, status_signature
+import pytest
+
+from shared.orchestration.polling import (
+    next_poll_interval,
+    stages,
+    status_signature,
+    wait_seconds,
+)
 
 
 def test_backoff_doubles_is_capped_and_never_drops_below_base():
@@ -55,3 +62,12 @@ def test_parallel_activities_are_ordered_by_their_own_start():
             {"name": "A", "status": "InProgress", "start": "2026-11-24T10:00:01"},
             {"name": "C", "status": "Succeeded", "start": "2026-11-24T09:59:59"}]
     assert [s["name"] for s in stages(acts)] == ["C", "A", "B"]
+
+
+@pytest.mark.parametrize("tracking, interval, slowdown, expected", [
+    ("watcher", 30, None, 900.0), ("watcher", 30, 2.0, 2 * 900.0),
+    ("poll", 120, None, 120), ("poll", 120, 4.0, 480), (None, 60, 0.5, 60)])
+def test_a_run_waits_for_its_safety_net_or_its_poll_interval_slowed_by_the_budget(
+        tracking, interval, slowdown, expected):
+    plan = {"tracking": tracking, "safetyNetSeconds": 900.0}
+    assert wait_seconds(plan, interval, slowdown) == expected

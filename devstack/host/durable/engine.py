@@ -292,7 +292,9 @@ class DurableEngine:
         if cached is not None:
             return cached
         rec, etag = self.store.load(instance_id)
-        if rec is not None:
+        # A finished instance is read from storage each time it is asked for: caching it
+        # would keep every instance ever run in memory (status queries, late events).
+        if rec is not None and rec["runtimeStatus"] not in core.TERMINAL:
             self._cache[instance_id] = (rec, etag)
         return rec, etag
 

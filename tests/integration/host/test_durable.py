@@ -266,3 +266,30 @@ def test_a_burst_of_starts_with_repeated_ids_creates_each_instance_once(durable_
     listed = wait_for(all_done, timeout=120, interval=0.5)
     assert {s.instance_id: json.loads(s.output["approved"]) for s in listed} == {
         i: i for i in ids}
+
+
+def test_purge_by_time_and_status_removes_finished_instances_and_never_a_running_one(
+        durable_host):
+    """What the retention timer asks the host (issue 15): purge by creation time and
+    runtime status."""
+    from datetime import UTC, datetime, timedelta
+
+    c = client(durable_host)
+    done = run(c.start_new("chain", None, 1))
+    waiting = run(c.start_new("waits_forever", None, None))
+    wait_for(lambda: run(c.get_status(done)).runtime_status ==
+             OrchestrationRuntimeStatus.Completed)
+    wait_for(lambda: run(c.get_status(waiting)).runtime_status ==
+             OrchestrationRuntimeStatus.Running)
+    finished = [OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed,
+                OrchestrationRuntimeStatus.Terminated]
+    now = datetime.now(UTC)
+    before = run(c.purge_instance_history_by(now - timedelta(days=1), now - timedelta(hours=1),
+                                             finished))
+    assert before.instances_deleted == 0 and run(c.get_status(done))  # too young
+    purged = run(c.purge_instance_history_by(now - timedelta(days=1), now + timedelta(minutes=1),
+                                             finished))
+    assert purged.instances_deleted >= 1
+    assert not run(c.get_status(done))
+    assert run(c.get_status(waiting)).runtime_status == OrchestrationRuntimeStatus.Running
+    run(c.terminate(waiting, "test over"))

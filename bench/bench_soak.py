@@ -1,0 +1,133 @@
+"""Soak: the local stack under a steady mix of uploads (both kinds; clean, drifted and
+malformed files) for a while, then three answers:
+- per process (host stand-in, Data Factory emulator, Azurite), RSS growth per hour after a
+  warm-up, as a share of the RSS at the end of the warm-up (a least-squares slope over
+  samples every few seconds);
+- `GET /api/runs?limit=200` latency at the start of the measured part vs at the end;
+- the file ledger: every uploaded file in exactly one run.
+
+Both pipelines are swapped for the benchmark's one-activity Wait (`glue_stack`), so what
+runs for an hour is the glue and the stand-ins, not TensorFlow on two cores. Full mode
+uploads for 30 minutes (BENCH_SOAK_MINUTES), short mode for 15 seconds (it checks the benchmark works; its
+growth figures are noise)."""
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.common import CORRECTNESS, Row
+from bench.glue_stack import services, start
+
+MIX = (("labelled", "clean"), ("unlabelled", "clean"), ("unlabelled", "drifted"),
+       ("labelled", "malformed"), ("unlabelled", "malformed"))
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MB), in MB per second."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return 0.0 if var == 0 else sum((x - mx) * (y - my) for x, y in points) / var
+
+
+def _list_seconds(api, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        api.runs(200)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def run(short: bool = False) -> list[Row]:
+    from devstack.api_client import AppClient
+    from training.generate import upload_batch
+
+    duration = 15.0 if short else 60 * float(os.environ.get("BENCH_SOAK_MINUTES", "30"))
+    every = 2.0 if short else 12.0  # seconds between uploads
+    warmup = duration * 0.2
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = start(Path(tmp), {"ADF_TRAIN_PIPELINE": "bench_noop",
+                                  "EVENT_BATCH_WINDOW_SECONDS": "2",
+                                  "WATCH_INTERVAL_SECONDS": "2"}, wait_seconds=2)
+        try:
+            api = AppClient(stack.host.base_url, stack.host.function_key, timeout=60)
+            svc = services(stack)
+            pids = {"host": stack.host.proc.pid, "emulator": stack.emulator.proc.pid,
+                    "azurite": stack.azurite.proc.pid}
+            samples: dict[str, list[tuple[float, float]]] = {p: [] for p in pids}
+            uploaded: list[str] = []
+            t0 = time.monotonic()
+            list_start = None
+            i = 0
+            while (now := time.monotonic() - t0) < duration:
+                kind, variant = MIX[i % len(MIX)]
+                uploaded.append(upload_batch(
+                    kind, 120, variant, seed=i, name=f"soak-{i:05}",
+                    container=svc.settings.landing_container,
+                    connection_string=svc.settings.storage_connection_string))
+                i += 1
+                if now >= warmup:
+                    if list_start is None:
+                        list_start = _list_seconds(api)
+                    for name, pid in pids.items():
+                        samples[name].append((now, _rss_mb(pid)))
+                time.sleep(every)
+            list_end = _list_seconds(api)
+            runs = _wait_all(api, set(uploaded), timeout=120 + len(uploaded))
+        finally:
+            stack.stop()
+    rows = []
+    for name, points in samples.items():
+        base = points[0][1]
+        growth = _slope(points) * 3600 / base if len(points) > 1 else 0.0
+        rows.append(Row("soak", f"{name} RSS growth per hour after warm-up "
+                        f"({duration / 60:.0f} min, {len(uploaded)} uploads)",
+                        f"{base:.0f} MB -> {points[-1][1]:.0f} MB ({growth:+.0%} per hour)",
+                        growth,
+                        "< 10% per hour", growth < 0.10))
+    ratio = list_end / list_start
+    rows.append(Row("soak", "GET /api/runs?limit=200, end vs start of the measured part",
+                    f"{list_end * 1000:.0f} ms vs {list_start * 1000:.0f} ms", ratio,
+                    "<= 1.5x", ratio <= 1.5))
+    seen: dict[str, int] = {}
+    for r in runs:
+        for f in r.get("files", []):
+            seen[f["name"]] = seen.get(f["name"], 0) + 1
+    exact = sorted(seen) == sorted(uploaded) and all(n == 1 for n in seen.values())
+    rows.append(Row("soak", "file ledger: every uploaded file in exactly one run",
+                    f"{len(uploaded)} uploaded, {len(seen)} in runs, "
+                    f"{sum(n > 1 for n in seen.values())} in more than one, "
+                    f"{len(runs)} runs", None, "exact", exact, kind=CORRECTNESS))
+    return rows
+
+
+def _wait_all(api, names: set[str], timeout: float) -> list[dict]:
+    """The runs holding `names`, once every one of those files is in a finished run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = [r for r in api.runs(200) if names & {f["name"] for f in r.get("files", [])}]
+        covered = {f["name"] for r in runs for f in r.get("files", [])}
+        if names <= covered and all(r.get("finishedAt") for r in runs):
+            return runs
+        if time.monotonic() > deadline:
+            return runs  # the ledger row says what is missing
+        time.sleep(2)
+
+
+if __name__ == "__main__":
+    from bench.__main__ import print_table
+
+    print(datetime.now(UTC).isoformat())
+    print_table(run(short=bool(os.environ.get("BENCH_SHORT"))))

@@ -1,0 +1,86 @@
+"""Retention of run state in STATE_CONTAINER: what a finished run leaves behind is deleted
+once it is older than RETENTION_DAYS (the Durable instances are purged beside it, by
+`starters.purge_finished`, with the Durable client's purge by time).
+
+Per expired run: its file claims (only those whose landing file no longer has the claimed
+content: a claim on a file still in the landing zone is what keeps it from being processed
+twice), its manifest, its active marker, its record, and last its index entry. The index
+drives the pass, so a pass that crashes half-way leaves the entry and the next pass
+finishes the job; every delete is idempotent.
+
+Kept whatever their age: runs that are not finished (never touched), and the newest
+CHECK_HISTORY_WINDOW finished runs of each kind (the checks judge a run against them).
+Alerts, markers, models and predictions are not run state and are not touched here.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from shared.landing.detection import claim_blob, manifest_blob
+from shared.landing.layout import KINDS
+from shared.runs.records import ACTIVE, INDEX, RUNS, TERMINAL, RunRecords, index_entry
+
+log = logging.getLogger(__name__)
+
+
+def cutoff(now: datetime, days: float) -> datetime | None:
+    """Runs finished before this are expired; None when retention is off (0 days)."""
+    return now - timedelta(days=days) if days > 0 else None
+
+
+def expired(record: dict | None, before: datetime, protected: set[str]) -> bool:
+    """A finished run, last changed before `before`, not among the protected ones."""
+    if not record or record.get("status") not in TERMINAL:
+        return False
+    if record.get("batchId") in protected:
+        return False
+    changed = record.get("finishedAt") or record.get("updatedAt")
+    return bool(changed) and datetime.fromisoformat(changed) < before
+
+
+def _claim_still_needed(services, entry: dict) -> bool:
+    props = services.landing.get_blob_client(entry["name"])
+    try:
+        return props.get_blob_properties().etag == entry.get("etag")
+    except Exception as exc:  # gone (or unreadable): only a missing file frees the claim
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if isinstance(exc, ResourceNotFoundError):
+            return False
+        raise
+
+
+def purge_state(services, now: datetime) -> dict:
+    """One retention pass over the run index: {"expired", "kept", "claimsKept"}."""
+    before = cutoff(now, services.settings.retention_days)
+    if before is None:
+        return {"expired": 0, "kept": 0, "claimsKept": 0}
+    state, records = services.state, RunRecords(services.state)
+    window = services.settings.check_history_window
+    protected = {r["batchId"] for kind in KINDS
+                 for r in records.recent(window, kind=kind, finished_only=True)}
+    done = kept = claims_kept = 0
+    for entry in list(state.list(INDEX)):
+        created, batch_id = index_entry(entry.name)
+        if created >= before:
+            continue  # created after the cutoff: finished after it too
+        record = records.get(batch_id)
+        if record is not None and not expired(record, before, protected):
+            kept += 1
+            continue
+        manifest, _ = state.read_json(manifest_blob(batch_id))
+        for f in (manifest or {}).get("files", []):
+            if _claim_still_needed(services, f):
+                claims_kept += 1
+            else:
+                state.delete(claim_blob(f["name"], f["etag"]))
+        state.delete(manifest_blob(batch_id))
+        state.delete(ACTIVE + batch_id)
+        state.delete(f"{RUNS}{batch_id}.json")
+        state.delete(entry.name)  # last: a crash before this is finished by the next pass
+        done += 1
+    log.info("retention: %d runs older than %s removed, %d old runs kept, %d claims kept "
+             "(their files are still in the landing zone)", done, before.isoformat(), kept,
+             claims_kept)
+    return {"expired": done, "kept": kept, "claimsKept": claims_kept}

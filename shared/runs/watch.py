@@ -1,0 +1,130 @@
+"""One look of the run watcher: every run of the factory updated since the last look, in
+one `queryPipelineRuns` by factory (paged), and the new status of each run the app owns.
+
+Window: [since - OVERLAP, now]. Consecutive windows overlap by OVERLAP_SECONDS, so a run
+whose `lastUpdated` becomes visible late, or a look that was retried or restarted, misses
+nothing; a run seen twice with the same `lastUpdated` costs nothing more. A fresh watcher
+(no `since`) looks back FRESH_LOOKBACK_SECONDS.
+
+Ownership: a run is the app's when its `batchId` parameter names a run record whose status
+is `running`; the change goes to that record's `instanceId` (the batch's orchestration, or
+its rerun's). Other runs are left to the monitoring that already covers them.
+
+`tracked` (carried by the watcher from look to look) holds, per run id seen recently, its
+`lastUpdated`, owner and stage signature: owned runs until they end, others only while they
+can reappear in the overlap. Activity runs are fetched only for owned runs that changed;
+an owned run in progress that did not change (Data Factory moves `lastUpdated` when an
+activity starts or ends, so this is a guard, not the main path) has its activity runs read
+again once its stage is STAGE_MAX_AGE_SECONDS old, at most REFRESHES_PER_LOOK per look
+(oldest first, one `queryActivityruns` each), so that cost stays flat however many runs
+are in progress.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from shared.adf.status import TERMINAL_STATUSES, map_run_status
+from shared.runs.records import RunRecords
+
+log = logging.getLogger(__name__)
+
+OVERLAP_SECONDS = 60.0
+FRESH_LOOKBACK_SECONDS = 3600.0
+STAGE_MAX_AGE_SECONDS = 60.0
+REFRESHES_PER_LOOK = 2
+_RUN_KEPT = ("runId", "runGroupId", "pipelineName", "status", "runStart", "lastUpdated")
+FORGET_AFTER = timedelta(days=8)  # longer than any run: a run never seen again is let go
+HEARTBEAT = "watcher/last-look.json"
+
+
+def window(since: str | None, now: datetime) -> tuple[datetime, datetime]:
+    """[after, before] of this look."""
+    start = datetime.fromisoformat(since) if since else now - timedelta(
+        seconds=FRESH_LOOKBACK_SECONDS)
+    return min(start, now) - timedelta(seconds=OVERLAP_SECONDS), now
+
+
+def signature(status: dict) -> str:
+    acts = ",".join(f"{a.get('name')}:{a.get('status')}" for a in status.get("activities", []))
+    return f"{status.get('status')}|{status.get('stage')}|{acts}"
+
+
+def stale_refreshes(tracked: dict, changed: set[str], now: datetime) -> list[str]:
+    """Owned runs in progress whose stage is too old to show, oldest first, capped."""
+    due = [rid for rid, t in tracked.items()
+           if t.get("owner") and not t.get("terminal") and rid not in changed
+           and now - datetime.fromisoformat(t["fetchedAt"]) >= timedelta(
+               seconds=STAGE_MAX_AGE_SECONDS)]
+    return sorted(due, key=lambda rid: tracked[rid]["fetchedAt"])[:REFRESHES_PER_LOOK]
+
+
+def forget(tracked: dict, after: datetime, now: datetime) -> dict:
+    """Drop what cannot matter again: ended or foreign runs older than the overlap, and
+    anything not seen for FORGET_AFTER."""
+    keep = {}
+    for rid, t in tracked.items():
+        seen = datetime.fromisoformat(t["seenAt"])
+        updated = _time(t["lastUpdated"])
+        settled = t.get("terminal") or not t.get("owner")
+        if (settled and updated is not None and updated < after) or now - seen > FORGET_AFTER:
+            continue
+        keep[rid] = t
+    return keep
+
+
+def _time(value) -> datetime | None:
+    if not value:
+        return None
+    t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def owner_of(records: RunRecords, run: dict) -> str | None:
+    batch_id = (run.get("parameters") or {}).get("batchId")
+    if not batch_id:
+        return None
+    record = records.get(str(batch_id))
+    if not record or record.get("status") != "running":
+        return None
+    return record.get("instanceId")
+
+
+def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
+    """{"changes": [{"instanceId", "status"}], "since" (for the next look), "tracked",
+    "runsSeen", "activityQueries", "slowdown"}. Raises what the ADF client raises."""
+    adf, records = services.adf, RunRecords(services.state)
+    after, before = window(since, now)
+    tracked = {k: dict(v) for k, v in (tracked or {}).items()}
+    runs = adf.runs_updated(after, before)
+    changes, changed = [], set()
+    for run in runs:
+        rid, updated = run["runId"], str(run.get("lastUpdated"))
+        seen = tracked.get(rid)
+        if seen and seen["lastUpdated"] == updated:
+            seen["seenAt"] = now.isoformat()
+            continue
+        owner = seen["owner"] if seen else owner_of(records, run)
+        entry = {"owner": owner, "lastUpdated": updated, "seenAt": now.isoformat(),
+                 "fetchedAt": now.isoformat(),
+                 "terminal": map_run_status(run.get("status")) in TERMINAL_STATUSES}
+        if owner:
+            status = adf.status_of(run)
+            entry["signature"] = signature(status)
+            entry["run"] = {k: run.get(k) for k in _RUN_KEPT}
+            changes.append({"instanceId": owner, "status": status})
+            changed.add(rid)
+        tracked[rid] = entry
+    refreshed = stale_refreshes(tracked, changed, now)
+    for rid in refreshed:
+        entry = tracked[rid]
+        status = adf.status_of(entry["run"])
+        entry.update(fetchedAt=now.isoformat(), terminal=status.get("terminal", False))
+        if signature(status) != entry.get("signature"):
+            entry["signature"] = signature(status)
+            changes.append({"instanceId": entry["owner"], "status": status})
+    log.info("watcher: %d runs updated in [%s, %s], %d changes of ours, %d refreshed",
+             len(runs), after.isoformat(), before.isoformat(), len(changes), len(refreshed))
+    return {"changes": changes, "since": before.isoformat(),
+            "tracked": forget(tracked, before - timedelta(seconds=OVERLAP_SECONDS), now),
+            "runsSeen": len(runs), "activityQueries": len(changed) + len(refreshed)}

@@ -1,0 +1,396 @@
+"""The run watcher and `pipeline_run` waiting on it, replayed by the host stand-in's engine
+on a simulated clock: the real orchestrators, the real look (`shared.runs.watch`) and hand
+over (`starters.watch_and_hand_over`), over an in-memory factory whose runs end when the
+test says, and run records in memory."""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from devstack.host.durable.simulate import Simulator
+from shared.adf.budget import ArmBudget, slowdown_factor
+from shared.orchestration import contract as c
+from shared.orchestration.starters import watch_and_hand_over
+from shared.runs import watch
+from shared.settings import load_settings
+from tests.unit.test_orchestrators import BATCH, ORCHESTRATORS, RETRY, T0, value
+
+SETTINGS = load_settings({"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"})
+SAFETY_NET = 900.0
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat()
+
+
+class FakeFactory:
+    """Runs that are InProgress until `ends` and then `outcome`; a change becomes visible
+    to queries `late` seconds after its `lastUpdated` (ADF's eventual consistency). Counts
+    calls as ARM would see them (a page of `page_size` runs per query call)."""
+
+    def __init__(self, sim: Simulator, page_size: int = 2):
+        self.sim, self.page_size = sim, page_size
+        self.runs: dict[str, dict] = {}
+        self.calls: Counter[str] = Counter()
+        self.budget = ArmBudget()
+        self.fail_next_queries = 0
+
+    def add(self, run_id: str, batch_id: str, ends: datetime, outcome: str = "Succeeded",
+            late: float = 0.0) -> None:
+        self.runs[run_id] = {"runId": run_id, "start": self.sim.now, "ends": ends,
+                             "outcome": outcome, "late": late,
+                             "parameters": {"batchId": batch_id}}
+
+    def view(self, run_id: str) -> dict:
+        r = self.runs[run_id]
+        done = self.sim.now >= r["ends"]
+        return {"runId": run_id, "status": r["outcome"] if done else "InProgress",
+                "lastUpdated": iso(r["ends"] if done else r["start"]),
+                "parameters": r["parameters"]}
+
+    def visible(self, run_id: str) -> dict:
+        """What a query sees now: the previous state until the change is visible."""
+        r = self.runs[run_id]
+        if r["ends"] <= self.sim.now < r["ends"] + timedelta(seconds=r["late"]):
+            return {**self.view(run_id), "status": "InProgress", "lastUpdated": iso(r["start"])}
+        return self.view(run_id)
+
+    def runs_updated(self, after: datetime, before: datetime) -> list[dict]:
+        if self.fail_next_queries:
+            self.fail_next_queries -= 1
+            raise ConnectionError("factory unreachable")
+        seen = [self.visible(rid) for rid in self.runs]
+        seen = [v for v in seen if after <= datetime.fromisoformat(v["lastUpdated"]) <= before]
+        self.calls["queryPipelineRuns"] += max(1, -(-len(seen) // self.page_size))
+        return seen
+
+    def status_of(self, run: dict) -> dict:
+        self.calls["queryActivityruns"] += 1
+        status = {"InProgress": "running", "Succeeded": "succeeded", "Failed": "failed",
+                  "Cancelled": "cancelled"}[run["status"]]
+        return {"runId": run["runId"], "status": status, "stage": "Wait",
+                "terminal": status != "running", "outputs": {}, "error": None,
+                "activities": [{"name": "Wait", "status": run["status"]}]}
+
+    def run_status(self, run_id: str) -> dict:
+        self.calls["get"] += 1
+        return self.status_of(self.view(run_id))
+
+
+class FakeState:
+    """`BlobState` in memory: run records and the watcher's heartbeat."""
+
+    def __init__(self):
+        self.docs: dict[str, dict] = {}
+
+    def read_json(self, name):
+        doc = self.docs.get(name)
+        return (dict(doc), "etag") if doc is not None else (None, None)
+
+    def put(self, name, body):
+        self.docs[name] = body
+
+
+class FakeClient:
+    """The Durable client's `raise_event`, into the simulator; `drop` loses events."""
+
+    def __init__(self, sim: Simulator, drop: set[str] = frozenset()):
+        self.sim, self.drop, self.raised = sim, set(drop), []
+
+    async def raise_event(self, instance_id, name, data):
+        rec = self.sim.records.get(instance_id)
+        if rec is None or rec["runtimeStatus"] not in ("Running", "Pending"):
+            raise RuntimeError("410 instance gone")
+        self.raised.append((instance_id, data["runId"], self.sim.now))
+        if instance_id not in self.drop:  # as the stock client sends it: JSON text
+            self.sim.raise_event(instance_id, name, json.dumps(data))
+
+
+class World:
+    """The watcher and the runs' orchestrations in one simulation."""
+
+    def __init__(self, run_seconds: dict[str, float], page_size: int = 2, late: float = 0.0,
+                 drop: set[str] = frozenset(), tracking: str = "watcher",
+                 per_generation: int = 50):
+        self.finished: dict[str, datetime] = {}
+        self.sim = Simulator(ORCHESTRATORS, self.activities(), T0)
+        self.adf = FakeFactory(self.sim, page_size)
+        self.state = FakeState()
+        self.services = SimpleNamespace(settings=SETTINGS, adf=self.adf, state=self.state)
+        self.client = FakeClient(self.sim, drop)
+        self.run_seconds, self.late, self.tracking = run_seconds, late, tracking
+        self.crash_looks: int = 0
+        self.per_generation = per_generation
+
+    def activities(self) -> dict:
+        def begin(p):
+            bid = p["batch"]["batchId"]
+            self.state.docs[f"runs/{bid}.json"] = {"batchId": bid, "status": "running",
+                                                  "instanceId": p["instanceId"]}
+            return {"pipeline": "wait", "parameters": {"batchId": bid}, "pollSeconds": 30,
+                    "maxPollSeconds": 300, "timeoutSeconds": 86400, "maxReruns": 0,
+                    "pollsPerGeneration": self.per_generation, "tracking": self.tracking,
+                    "safetyNetSeconds": SAFETY_NET}
+
+        def start(p):
+            run_id = f"run-{p['batchId']}"
+            ends = self.sim.now + timedelta(seconds=self.run_seconds[p["batchId"]])
+            self.adf.add(run_id, p["batchId"], ends, late=self.late)
+            return {"runId": run_id, "created": True}
+
+        def status(run):
+            return self.adf.run_status(run["runId"])
+
+        def finish(result):
+            self.finished[result["batchId"]] = self.sim.now
+            self.state.docs[f"runs/{result['batchId']}.json"]["status"] = result["status"]
+            return {"batchId": result["batchId"], "status": result["status"]}
+
+        def look(p):
+            if self.crash_looks:
+                self.crash_looks -= 1
+                raise RuntimeError("host died mid-look")
+            return asyncio.run(watch_and_hand_over(self.client, self.services, p, self.sim.now))
+
+        def cancel(run):
+            self.adf.runs[run["runId"]].update(ends=self.sim.now, outcome="Cancelled")
+            return self.adf.run_status(run["runId"])
+
+        return {c.BEGIN_RUN: begin, c.START_ADF_RUN: start, c.GET_ADF_RUN_STATUS: status,
+                c.FINISH_RUN: finish, c.WATCH_RUNS: look, c.CANCEL_ADF_RUN: cancel}
+
+    def start_runs(self) -> None:
+        for bid in self.run_seconds:
+            self.sim.start(c.PIPELINE_RUN, bid, json.dumps(
+                {"batch": {**BATCH, "batchId": bid}, "retry": RETRY}))
+
+    def start_watcher(self) -> dict:
+        return self.sim.start(c.RUN_WATCHER, c.WATCHER_INSTANCE,
+                              json.dumps({"cycle": 0, "retry": RETRY}))
+
+    def lag(self, bid: str) -> float:
+        return (self.finished[bid] - self.adf.runs[f"run-{bid}"]["ends"]).total_seconds()
+
+
+def until(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_runs_finish_within_a_watch_interval_of_their_end_and_two_in_one_second_both_do():
+    # b and c end in the same second; five runs over three pages of changes.
+    world = World({"a": 100, "b": 250, "c": 250, "d": 251, "e": 400}, page_size=2)
+    world.start_watcher()
+    world.start_runs()
+    world.sim.run(until=until(600))
+    assert set(world.finished) == {"a", "b", "c", "d", "e"}
+    for bid in world.finished:
+        assert 0 <= world.lag(bid) <= SETTINGS.watch_interval_seconds + 0.1, bid
+    # No run looked for itself: everything came from the watcher.
+    assert world.sim.activity_runs.get(c.GET_ADF_RUN_STATUS, 0) == 0
+    terminal = [(i, r) for i, r, _ in world.client.raised if world.sim.records[i]]
+    assert {(i, r) for i, r in terminal} >= {("b", "run-b"), ("c", "run-c")}
+
+
+@pytest.mark.parametrize("n", [2, 60])
+def test_the_watcher_asks_once_per_look_whatever_the_number_of_runs(n):
+    world = World({f"r{i}": 3000 for i in range(n)}, page_size=100)
+    world.start_watcher()
+    world.start_runs()
+    world.sim.run(until=until(1800))
+    looks = world.sim.activity_runs[c.WATCH_RUNS]
+    assert looks == pytest.approx(1800 / SETTINGS.watch_interval_seconds, abs=2)
+    assert world.adf.calls["queryPipelineRuns"] == looks
+    # Activity runs: once per run when it is new, then stale stages, a few per look at most,
+    # besides each run's own safety-net polls (every 15 minutes).
+    safety_net_polls = world.sim.activity_runs.get(c.GET_ADF_RUN_STATUS, 0)
+    assert safety_net_polls <= n * 1800 // SAFETY_NET
+    assert world.adf.calls["queryActivityruns"] <= (
+        n + watch.REFRESHES_PER_LOOK * looks + safety_net_polls)
+
+
+def test_a_run_whose_completion_event_is_lost_still_finishes_by_its_safety_net_poll():
+    world = World({"lost": 100, "kept": 100}, drop={"lost"})
+    world.start_watcher()
+    world.start_runs()
+    world.sim.run(until=until(2000))
+    assert world.lag("kept") <= SETTINGS.watch_interval_seconds + 0.1
+    assert 0 < world.lag("lost") <= SAFETY_NET
+    assert world.sim.records["lost"]["runtimeStatus"] == "Completed"
+
+
+def test_an_event_lost_as_a_generation_ends_is_made_up_by_the_next_generations_first_look():
+    world = World({"g": 100}, per_generation=2, drop={"g"})  # the watcher's events are lost
+    world.start_runs()
+    world.sim.run(until=until(50))
+    world.sim.now = until(120)  # the run ended at 100; two other events end the generation
+    for _ in range(2):
+        world.sim.raise_event("g", c.RUN_CHANGED_EVENT, json.dumps(
+            {"runId": "run-g", "status": "running", "terminal": False, "activities": []}))
+    world.sim.run(until=until(130))
+    assert world.sim.records["g"]["executions"] == 1
+    assert world.finished["g"] == pytest.approx(until(120), abs=timedelta(seconds=1))
+
+
+def test_a_low_arm_read_budget_slows_the_watcher_and_the_runs_still_finish():
+    world = World({"slow": 100, "slow2": 130})
+    world.adf.budget.observe({"x-ms-ratelimit-remaining-subscription-reads": "25"})  # 8x
+    world.start_watcher()
+    world.start_runs()
+    world.sim.run(until=until(1000))
+    looks = world.sim.activity_runs[c.WATCH_RUNS]
+    assert looks == pytest.approx(1000 / (8 * SETTINGS.watch_interval_seconds), abs=1)
+    assert set(world.finished) == {"slow", "slow2"}
+    assert max(world.lag("slow"), world.lag("slow2")) <= 8 * SETTINGS.watch_interval_seconds
+
+
+def test_a_run_finishes_by_its_safety_net_when_no_watcher_runs_at_all():
+    world = World({"alone": 100})
+    world.start_runs()
+    world.sim.run(until=until(2000))
+    assert world.finished["alone"] == pytest.approx(until(SAFETY_NET), abs=timedelta(seconds=1))
+    assert world.adf.calls["get"] == 1  # the safety net
+
+
+def test_a_change_visible_late_or_a_look_that_crashed_is_caught_by_the_overlapping_window():
+    # The end of the run shows up in queries 40 s after its lastUpdated, and the watcher's
+    # host dies in the look after it (the activity is retried with the same window).
+    world = World({"late": 100}, late=40)
+    world.start_watcher()
+    world.start_runs()
+    world.sim.run(until=until(140))
+    assert "late" not in world.finished
+    world.crash_looks = 1
+    world.sim.run(until=until(400))
+    assert world.lag("late") <= 40 + 2 * SETTINGS.watch_interval_seconds + 2
+
+
+def test_a_restarted_watcher_looks_back_and_misses_no_change():
+    world = World({"r": 100})
+    world.start_watcher()
+    world.start_runs()
+    world.sim.run(until=until(50))
+    sim = world.sim  # the watcher's host goes away, and the watcher with it ...
+    sim.records.pop(c.WATCHER_INSTANCE)
+    sim.timers = [t for t in sim.timers if t["instanceId"] != c.WATCHER_INSTANCE]
+    sim.work = [w for w in sim.work if w["instanceId"] != c.WATCHER_INSTANCE]
+    sim.run(until=until(300))
+    assert "r" not in world.finished  # ended at 100 s; nobody told its orchestration
+    sim.now = until(300)
+    world.start_watcher()  # ... and the keep-alive starts a fresh one
+    world.sim.run(until=until(400))
+    assert world.finished["r"] == pytest.approx(until(300), abs=timedelta(seconds=2))
+
+
+def test_the_watchers_history_stays_bounded_and_it_carries_its_window():
+    world = World({"long": 5000})
+    rec = world.start_watcher()
+    world.start_runs()
+    world.sim.run(until=until(3000))
+    assert rec["executions"] >= 150 and len(rec["history"]) < 12
+    carried = value(rec["input"])
+    assert carried["retry"] == RETRY and set(carried["tracked"]) == {"run-long"}
+    assert datetime.fromisoformat(carried["since"]) > until(2900)
+    beat = world.state.docs[watch.HEARTBEAT]
+    assert datetime.fromisoformat(beat["lookedAt"]) > until(2900)
+
+
+def test_a_cancel_still_cancels_at_once_while_the_watcher_follows_the_run():
+    world = World({"x": 5000})
+    world.start_watcher()
+    world.start_runs()
+    world.sim.run(until=until(60))
+    world.sim.raise_event("x", c.CANCEL_EVENT, {"by": "api"})
+    world.sim.run(until=until(120))
+    assert world.finished["x"] == pytest.approx(until(60), abs=timedelta(seconds=16))
+    assert world.sim.records["x"]["runtimeStatus"] == "Completed"
+
+
+def test_an_event_about_another_adf_run_makes_the_run_look_for_itself():
+    world = World({"y": 5000})
+    world.start_runs()
+    world.sim.run(until=until(10))
+    world.sim.raise_event("y", c.RUN_CHANGED_EVENT, {"runId": "an-earlier-try",
+                                                     "status": "failed", "terminal": True})
+    world.sim.run(until=until(20))
+    assert world.adf.calls["get"] == 1 and "y" not in world.finished
+
+
+def test_with_run_tracking_poll_the_watcher_stops_and_runs_poll_themselves():
+    world = World({"p": 100}, tracking="poll")
+    world.services.settings = load_settings({"STORAGE_CONNECTION_STRING": "x",
+                                             "RUN_TRACKING": "poll"})
+    rec = world.start_watcher()
+    world.start_runs()
+    world.sim.run(until=until(400))
+    assert rec["runtimeStatus"] == "Completed" and value(rec["output"])["stopped"]
+    assert world.adf.calls["get"] >= 3 and "p" in world.finished
+
+
+# --- pure decisions -----------------------------------------------------------------------
+
+def test_window_overlaps_the_last_look_and_a_fresh_watcher_looks_back():
+    now = until(1000)
+    assert watch.window(iso(until(985)), now) == (until(985 - watch.OVERLAP_SECONDS), now)
+    assert watch.window(None, now) == (
+        now - timedelta(seconds=watch.FRESH_LOOKBACK_SECONDS + watch.OVERLAP_SECONDS), now)
+
+
+def test_stale_stages_are_refreshed_oldest_first_and_capped_per_look():
+    now = until(1000)
+    tracked = {f"r{i}": {"owner": f"b{i}", "terminal": False, "fetchedAt": iso(until(i))}
+               for i in range(50)}
+    tracked["done"] = {"owner": "bd", "terminal": True, "fetchedAt": iso(until(0))}
+    tracked["fresh"] = {"owner": "bf", "terminal": False, "fetchedAt": iso(until(990))}
+    due = watch.stale_refreshes(tracked, {"r0"}, now)
+    assert due == [f"r{i}" for i in range(1, 1 + watch.REFRESHES_PER_LOOK)]
+
+
+def test_forget_keeps_owned_runs_in_progress_and_what_can_still_reappear():
+    now, after = until(1000), until(940)
+    tracked = {
+        "ours-running": {"owner": "a", "terminal": False, "lastUpdated": iso(until(10)),
+                         "seenAt": iso(now)},
+        "ours-ended-old": {"owner": "b", "terminal": True, "lastUpdated": iso(until(900)),
+                           "seenAt": iso(now)},
+        "ours-ended-new": {"owner": "c", "terminal": True, "lastUpdated": iso(until(950)),
+                           "seenAt": iso(now)},
+        "foreign-old": {"owner": None, "terminal": False, "lastUpdated": iso(until(100)),
+                        "seenAt": iso(now)},
+    }
+    assert set(watch.forget(tracked, after, now)) == {"ours-running", "ours-ended-new"}
+
+
+@pytest.mark.parametrize("remaining, factor", [
+    (None, 1.0), (5000, 1.0), (200, 1.0), (100, 2.0), (50, 4.0), (10, 8.0), (0, 8.0)])
+def test_slowdown_grows_as_arm_reads_run_low(remaining, factor):
+    assert slowdown_factor(remaining, low=200) == factor
+
+
+def test_budget_reads_the_header_and_forgets_it_when_stale():
+    clock = [0.0]
+    budget = ArmBudget(clock=lambda: clock[0])
+    budget.observe({"X-MS-Ratelimit-Remaining-Subscription-Reads": "50"})
+    assert budget.remaining == 50 and budget.slowdown(200) == 4.0
+    clock[0] = 1000.0
+    assert budget.remaining is None and budget.slowdown(200) == 1.0
+
+
+def test_health_says_when_the_watcher_last_looked_and_fails_once_it_stopped_looking():
+    from shared.monitoring.health import watcher_status
+
+    services = SimpleNamespace(settings=SETTINGS, state=FakeState())
+    assert watcher_status(services, T0)["ok"] is True  # not looked yet
+    services.state.put(watch.HEARTBEAT, {"lookedAt": iso(T0), "slowdown": 1.0})
+    fresh = watcher_status(services, until(20))
+    assert fresh["ok"] and fresh["lastLookedAt"] == iso(T0) and fresh["ageSeconds"] == 20
+    stale = watcher_status(services, until(301))
+    assert not stale["ok"] and "stale" in stale["detail"]
+    polling = SimpleNamespace(settings=load_settings({"STORAGE_CONNECTION_STRING": "x",
+                                                      "RUN_TRACKING": "poll"}),
+                              state=services.state)
+    assert watcher_status(polling, until(9999))["ok"] is True
