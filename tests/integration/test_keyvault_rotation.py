@@ -144,8 +144,11 @@ def test_near_expiry_rotates_with_an_overlap_then_only_the_new_secret(stack, vau
     assert time.monotonic() - started < OVERLAP - 1, "the overlap ended before it was checked"
 
     # the overlap ends (the timer promotes): after the refresh, only the new one
+    # Promotion writes the secret, then tags its companion: wait for both writes.
     wait_for(lambda: vault.latest(WEBHOOK)["value"] == new_sign
-             and vault.latest(INTAKE)["value"] == new_intake, timeout=OVERLAP + 20)
+             and vault.latest(INTAKE)["value"] == new_intake
+             and all("promotedAt" in vault.latest(c)["tags"] for c in ROTATED.values()),
+             timeout=OVERLAP + 20)
     assert time.monotonic() - started >= OVERLAP - 0.5  # not before the overlap was over
     after = refreshed(vault)
     assert intake_accepts(after, new_intake) and not intake_accepts(after, old_intake)
