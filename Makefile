@@ -19,8 +19,12 @@ node_modules/.bin/azurite: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Two workers (pytest-xdist), each test module whole on one of them: the end-to-end modules
+# mostly wait on their stacks, so two at once nearly halve the run on 2 cores. Each worker
+# takes loopback ports from its own slice (tests/conftest.py). TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: setup
 	$(PY) -m pytest tests/unit

@@ -3,9 +3,14 @@
 A port is picked below the kernel's ephemeral range (where `bind(0)` and every outgoing
 connection take theirs), so the client sockets a test opens while a stack starts cannot
 take a port handed out for a service that binds it seconds later. A port is handed out
-once per process."""
+once per process.
+
+`DEVSTACK_PORT_RANGE=low-high` narrows the range: processes that start stacks at the same
+time (the test suite's parallel workers, with everything they launch) each get their own
+slice, so no two can pick the same port between choosing it and binding it."""
 from __future__ import annotations
 
+import os
 import random
 import socket
 import threading
@@ -25,8 +30,22 @@ def _ephemeral_low() -> int:
         return 32768
 
 
+def port_range() -> tuple[int, int]:
+    """RANGE, or the slice DEVSTACK_PORT_RANGE gives; always below the ephemeral range."""
+    low, high = RANGE
+    raw = os.environ.get("DEVSTACK_PORT_RANGE", "").strip()
+    if raw:
+        try:
+            low, high = (int(part) for part in raw.split("-"))
+        except ValueError:
+            raise ValueError(f"DEVSTACK_PORT_RANGE: expected low-high, got {raw!r}") from None
+        if not 1024 <= low < high <= 65535:
+            raise ValueError(f"DEVSTACK_PORT_RANGE: {raw!r} is not a range within 1024-65535")
+    return low, min(high, _ephemeral_low())
+
+
 def free_port() -> int:
-    low, high = RANGE[0], min(RANGE[1], _ephemeral_low())
+    low, high = port_range()
     with _lock:
         for _ in range(1000):
             port = random.randrange(low, high)

@@ -3,11 +3,25 @@ app at fresh containers in it."""
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 
 import pytest
 
 from devstack.azurite import Azurite
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (`make test` runs two workers), each worker and everything it starts
+    takes loopback ports from its own slice of devstack's range."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        from devstack.ports import RANGE
+
+        count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        size = (RANGE[1] - RANGE[0]) // count
+        low = RANGE[0] + int(worker[2:]) * size
+        os.environ["DEVSTACK_PORT_RANGE"] = f"{low}-{low + size}"
 
 
 @pytest.fixture(scope="session")

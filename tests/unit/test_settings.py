@@ -79,3 +79,15 @@ def test_free_ports_are_below_the_ephemeral_range_and_never_handed_out_twice():
     ports = [free_port() for _ in range(30)]
     assert len(set(ports)) == 30
     assert all(RANGE[0] <= p < RANGE[1] and p < 32768 for p in ports)
+
+
+def test_free_ports_come_from_the_slice_devstack_port_range_gives(monkeypatch):
+    from devstack.ports import free_port
+
+    monkeypatch.setenv("DEVSTACK_PORT_RANGE", "23000-23050")
+    ports = [free_port() for _ in range(10)]
+    assert all(23000 <= p < 23050 for p in ports), ports
+    for bad in ("23000", "a-b", "23050-23000", "80-90"):
+        monkeypatch.setenv("DEVSTACK_PORT_RANGE", bad)
+        with pytest.raises(ValueError, match="DEVSTACK_PORT_RANGE"):
+            free_port()
