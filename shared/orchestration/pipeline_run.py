@@ -59,6 +59,11 @@ def pipeline_run(context):
     # A status that needs no poll: the run just started. A later generation looks for
     # itself first: an event that came as the last one ended went with its history.
     known = status if watching and first else None
+    # One waiter per event name at a time, kept until its event comes: the SDK hands an
+    # event to the newest waiter of its name, so a waiter left behind by a wait the timer
+    # won would swallow an event raised while an activity runs. With none left behind, such
+    # an event completes the live waiter (or waits for the next one) and is seen at once.
+    cancel = changed = None
     for _ in range(plan["pollsPerGeneration"]):
         run_id = state["adfRunIds"][-1]
         run = {**ids, "runId": run_id}
@@ -93,16 +98,16 @@ def pipeline_run(context):
         wait = wait_seconds(plan, state["interval"], status.get("slowdown"))
         wake = now + timedelta(seconds=min(wait, max(1.0, plan["timeoutSeconds"] - elapsed)))
         timer = context.create_timer(wake)
-        cancel = context.wait_for_external_event(c.CANCEL_EVENT)
+        cancel = cancel or context.wait_for_external_event(c.CANCEL_EVENT)
         waits = [timer, cancel]
         if watching:
-            changed = context.wait_for_external_event(c.RUN_CHANGED_EVENT)
+            changed = changed or context.wait_for_external_event(c.RUN_CHANGED_EVENT)
             waits.append(changed)
         winner = yield context.task_any(waits)
         if watching and winner == changed:
             if not timer.is_completed:
                 timer.cancel()
-            news = changed.result or {}
+            news, changed = changed.result or {}, None
             if isinstance(news, str):  # the Durable client sends event data as JSON text
                 news = json.loads(news)
             known = news if news.get("runId") == run_id else None

@@ -227,9 +227,11 @@ HAND_OVER_AT_ONCE = 16  # events raised at once by one look (many runs ending to
 async def watch_and_hand_over(client, services, payload: dict,
                               now: datetime | None = None) -> dict:
     """One look of the watcher (`shared.runs.watch`), then each change to its owner as a
-    `run_changed` event. An owner that is gone (finished, purged) just misses the event.
-    Returns what the watcher carries to its next look; a look that fails keeps the old
-    window (the overlap makes up for it) and waits longer."""
+    `run_changed` event. An owner that is gone (finished, purged) just misses the event; a
+    change that could not be handed over for another reason (the Durable API out of reach)
+    is carried as `pending` and handed over with the next look's, unless a newer change of
+    the same owner replaces it. Returns what the watcher carries to its next look; a look
+    that fails keeps the old window (the overlap makes up for it) and waits longer."""
     from shared.runs.watch import HEARTBEAT, look
 
     s = services.settings
@@ -243,30 +245,47 @@ async def watch_and_hand_over(client, services, payload: dict,
     except Exception as exc:  # ADF or storage out of reach: try again next time
         log.warning("watcher: look failed (%s); keeping the window", exc)
         return {"since": payload.get("since"), "tracked": payload.get("tracked") or {},
+                "pending": payload.get("pending") or [],
                 "error": str(exc)[:200], "lookedAt": now.isoformat(),
                 "intervalSeconds": 2 * s.watch_interval_seconds * adf.budget.slowdown(
                     s.arm_reads_low)}
     slowdown = adf.budget.slowdown(s.arm_reads_low)
     gate = asyncio.Semaphore(HAND_OVER_AT_ONCE)
 
-    async def hand_over(change: dict) -> bool:
+    async def hand_over(change: dict) -> str:
         async with gate:
             try:
                 await client.raise_event(change["instanceId"], contract.RUN_CHANGED_EVENT,
                                          {**change["status"], "slowdown": slowdown})
-                return True
-            except Exception as exc:  # 404/410: the owner is gone; its record says the rest
-                log.info("watcher: %s did not take its event (%s)", change["instanceId"], exc)
-                return False
+                return "delivered"
+            except Exception as exc:
+                gone = owner_gone(exc)
+                log.log(logging.INFO if gone else logging.WARNING,
+                        "watcher: %s did not take its event (%s)%s", change["instanceId"], exc,
+                        "" if gone else "; handing it over again next look")
+                return "gone" if gone else "pending"
 
-    delivered = sum(await asyncio.gather(*(hand_over(c) for c in seen["changes"])))
+    # The latest change per owner: an older pending one is superseded by a newer look.
+    changes = list({c["instanceId"]: c for c in [*(payload.get("pending") or []),
+                                                  *seen["changes"]]}.values())
+    outcomes = await asyncio.gather(*(hand_over(c) for c in changes))
+    delivered = outcomes.count("delivered")
+    pending = [c for c, o in zip(changes, outcomes, strict=True) if o == "pending"]
     beat = {"lookedAt": now.isoformat(), "runsSeen": seen["runsSeen"], "delivered": delivered,
             "tracked": len(seen["tracked"]), "slowdown": slowdown,
             "remainingReads": adf.budget.remaining}
     await asyncio.to_thread(services.state.put, HEARTBEAT, beat)
-    return {"since": seen["since"], "tracked": seen["tracked"], "lookedAt": now.isoformat(),
-            "changes": len(seen["changes"]), "delivered": delivered,
+    return {"since": seen["since"], "tracked": seen["tracked"], "pending": pending,
+            "lookedAt": now.isoformat(), "changes": len(seen["changes"]), "delivered": delivered,
             "intervalSeconds": s.watch_interval_seconds * slowdown}
+
+
+def owner_gone(exc: Exception) -> bool:
+    """Whether the Durable client's `raise_event` failed because the instance no longer
+    takes events (its 404 and 410 answers, which the SDK raises as a bare Exception naming
+    them), rather than because the Durable API could not be reached."""
+    text = str(exc)
+    return "No instance with ID" in text or "is gone" in text
 
 
 FINISHED_STATES = ("Completed", "Failed", "Terminated")

@@ -172,6 +172,48 @@ def test_a_cancel_event_cancels_the_adf_run_at_once():
     assert len(factory.named(c.GET_ADF_RUN_STATUS)) == 1
 
 
+def test_a_cancel_raised_while_a_poll_runs_is_not_lost_to_an_earlier_wait():
+    """The Durable SDK hands an event to the newest waiter of its name: one raised while an
+    activity runs must find the orchestration's live waiter, not one left from a wait the
+    timer won."""
+    factory = FakeFactory(lambda run, n: running(), timeoutSeconds=3600)
+    sim, rec = simulate(factory)
+
+    def status_raising_cancel(run):
+        if len(factory.named(c.GET_ADF_RUN_STATUS)) == 2:  # the second poll, after one wait
+            sim.raise_event("labelled-abc", c.CANCEL_EVENT, {"by": "api"})
+        return running()
+
+    poll = sim.activities[c.GET_ADF_RUN_STATUS]
+    sim.activities[c.GET_ADF_RUN_STATUS] = lambda run: (poll(run), status_raising_cancel(run))[1]
+    sim.run()
+    assert result_of(factory)["status"] == "cancelled"
+    ((_, at),) = factory.named(c.CANCEL_ADF_RUN)
+    assert at - T0 < timedelta(seconds=120)
+
+
+def test_a_run_change_raised_while_a_poll_runs_is_not_lost():
+    """Watcher mode: a `run_changed` raised while an activity runs (a poll after the safety
+    net, a rerun) reaches the run at once, not after another safety-net wait."""
+    factory = FakeFactory(lambda run, n: running(), tracking="watcher", safetyNetSeconds=900,
+                          timeoutSeconds=86400)
+    sim, rec = simulate(factory)
+
+    def status_raising_change(run):
+        if len(factory.named(c.GET_ADF_RUN_STATUS)) == 1:  # the safety-net poll
+            sim.raise_event("labelled-abc", c.RUN_CHANGED_EVENT,
+                            {"runId": "run-1", **ended("succeeded")})
+        return running()
+
+    poll = sim.activities[c.GET_ADF_RUN_STATUS]
+    sim.activities[c.GET_ADF_RUN_STATUS] = lambda run: (poll(run), status_raising_change(run))[1]
+    sim.run()
+    result = result_of(factory)
+    assert result["status"] == "succeeded"
+    ((_, at),) = factory.named(c.FINISH_RUN)
+    assert at - T0 < timedelta(seconds=1800), at - T0  # not a second safety net later
+
+
 def test_the_poll_interval_backs_off_while_nothing_changes_and_resets_when_something_does():
     stages = ["Preprocess"] * 6 + ["Train"] * 3
 

@@ -101,11 +101,17 @@ class FakeClient:
 
     def __init__(self, sim: Simulator, drop: set[str] = frozenset()):
         self.sim, self.drop, self.raised = sim, set(drop), []
+        self.unreachable = 0  # the next calls fail as when the Durable API is out of reach
 
     async def raise_event(self, instance_id, name, data):
+        if self.unreachable:
+            self.unreachable -= 1
+            raise ConnectionError("Cannot connect to host 127.0.0.1:7071")
         rec = self.sim.records.get(instance_id)
-        if rec is None or rec["runtimeStatus"] not in ("Running", "Pending"):
-            raise RuntimeError("410 instance gone")
+        if rec is None:  # the messages the Durable SDK raises for 404 and 410
+            raise Exception(f"No instance with ID {instance_id} found.")
+        if rec["runtimeStatus"] not in ("Running", "Pending"):
+            raise Exception(f"Instance with ID {instance_id} is gone: either completed or failed")
         self.raised.append((instance_id, data["runId"], self.sim.now))
         if instance_id not in self.drop:  # as the stock client sends it: JSON text
             self.sim.raise_event(instance_id, name, json.dumps(data))
@@ -221,6 +227,21 @@ def test_a_run_whose_completion_event_is_lost_still_finishes_by_its_safety_net_p
     assert world.lag("kept") <= SETTINGS.watch_interval_seconds + 0.1
     assert 0 < world.lag("lost") <= SAFETY_NET
     assert world.sim.records["lost"]["runtimeStatus"] == "Completed"
+
+
+def test_a_change_the_durable_api_did_not_take_is_handed_over_with_the_next_look():
+    world = World({"a": 100, "b": 100})
+    world.start_watcher()
+    world.start_runs()
+    world.sim.run(until=until(99))
+    world.client.unreachable = 2  # both ends fail to be handed over once
+    world.sim.run(until=until(600))
+    for bid in ("a", "b"):  # one watch interval late, not a safety net
+        assert SETTINGS.watch_interval_seconds < world.lag(bid) <= (
+            2 * SETTINGS.watch_interval_seconds + 0.1), bid
+    assert world.sim.activity_runs.get(c.GET_ADF_RUN_STATUS, 0) == 0
+    # Finished owners refuse their events as gone: nothing stays pending forever.
+    assert value(world.sim.records[c.WATCHER_INSTANCE]["input"]).get("pending") == []
 
 
 def test_an_event_lost_as_a_generation_ends_is_made_up_by_the_next_generations_first_look():
