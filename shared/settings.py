@@ -261,7 +261,7 @@ class Settings(BaseSettings):
     feeds_file: str | None = _f(None, "FEEDS_FILE")
 
 
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})  # where plain http is allowed
 
 
 def endpoint_settings_problem(s: Settings) -> str | None:
@@ -269,7 +269,7 @@ def endpoint_settings_problem(s: Settings) -> str | None:
     uri = urlparse(s.aml_endpoint_uri or "")
     if not s.aml_endpoint_uri:
         return "AML_ENDPOINT_URI is not set (the batch endpoint's jobs URI)"
-    if not (uri.scheme == "https" or (uri.scheme == "http" and uri.hostname in _LOOPBACK)):
+    if not (uri.scheme == "https" or (uri.scheme == "http" and uri.hostname in LOOPBACK)):
         return "AML_ENDPOINT_URI must be an https URL (http only for a local stand-in)"
     if not uri.hostname or uri.query:
         return "AML_ENDPOINT_URI must be a URL with a host and no query"

@@ -42,7 +42,7 @@ from shared.adf.status import (
 )
 from shared.errors import short as _short
 from shared.retry_after import retry_after_seconds
-from shared.settings import Settings
+from shared.settings import LOOPBACK, Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,6 @@ TRANSIENT_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 # Statuses where the service refused the request before doing anything: safe to repeat
 # even a non-idempotent POST.
 REFUSED_STATUS_CODES = frozenset({429, 503})
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Runs of the same batch that were cancelled are not reused: a new start means start again.
 _REUSABLE = {"Queued", "InProgress", "Succeeded", "Failed"}
 # Deploy order: what pipelines reference must exist first.

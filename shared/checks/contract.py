@@ -33,12 +33,13 @@ from shared.checks.profile import (
     PREDICTIONS,
     REFERENCE,
     REGRESSION,
+    ROLES,
     Profile,
 )
 from shared.checks.records import metric_value
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "contract"
-SCHEMA_FILES = {role: f"{role}.schema.json" for role in (*ACTIVITY_ROLES, REFERENCE)}
+SCHEMA_FILES = {role: f"{role}.schema.json" for role in ROLES}
 MAX_LISTED = 10  # problems a finding's context lists
 
 

@@ -190,6 +190,7 @@ async def start_rerun(client, services, batch_id: str) -> dict:
         raise Conflict(f"run {batch_id} is {record.get('status')}; only a failed run is rerun",
                        "nothing to rerun")
     batch = Batch.model_validate(record).rerun(record["adfRunIds"][-1])
+    check_overrides(batch, services.settings)  # the settings may have changed since the run
     instance_id = contract.rerun_instance_id(batch_id, len(record["adfRunIds"]))
     with run_context(batchId=batch_id, instanceId=instance_id, adfRunId=batch.rerunOf):
         started = await ensure_started(client, contract.PIPELINE_RUN, instance_id,
@@ -293,9 +294,10 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 async def apply_retention(client, services, now: datetime | None = None) -> dict:
-    """RETENTION_DAYS: remove expired run state (`shared.runs.retention`), then purge the
-    Durable instances that finished and were created before the cutoff (a running one,
-    such as the watcher or a long run, is never purged)."""
+    """RETENTION_DAYS: purge the Durable instances that finished and were created before
+    the cutoff (a running one, such as the watcher or a long run, is never purged), then
+    remove expired run state (`shared.runs.retention`). The purge is one call and goes
+    first, so a long first pass over years of state cannot keep it from ever running."""
     from azure.durable_functions.models.OrchestrationRuntimeStatus import (
         OrchestrationRuntimeStatus,
     )
@@ -306,11 +308,11 @@ async def apply_retention(client, services, now: datetime | None = None) -> dict
     before = cutoff(now, services.settings.retention_days)
     if before is None:
         return {"expired": 0, "instancesDeleted": 0}
-    result = await asyncio.to_thread(purge_state, services, now)
     purged = await client.purge_instance_history_by(
         created_time_from=_EPOCH, created_time_to=before,
         runtime_status=[OrchestrationRuntimeStatus(s) for s in FINISHED_STATES])
     deleted = getattr(purged, "instances_deleted", 0)
     log.info("retention: %d finished Durable instances created before %s purged", deleted,
              before.isoformat())
+    result = await asyncio.to_thread(purge_state, services, now)
     return {**result, "instancesDeleted": deleted}

@@ -31,9 +31,13 @@ def _index_name(created_at: str, batch_id: str) -> str:
     return f"{INDEX}{_MAX_TIME - ts:011d}-{batch_id}"
 
 
-def index_entry(name: str) -> tuple[datetime, str]:
-    """(created time, batch id) of an index entry's blob name."""
+def index_entry(name: str) -> tuple[datetime, str] | None:
+    """(created time, batch id) of an index entry's blob name; None for a blob under the
+    index that is not an entry (put there by hand): it is skipped, never a failure."""
     inverted, _, batch_id = name[len(INDEX):].partition("-")
+    if not (len(inverted) == 11 and inverted.isascii() and inverted.isdigit() and batch_id
+            and int(inverted) <= _MAX_TIME):
+        return None
     return datetime.fromtimestamp(_MAX_TIME - int(inverted), UTC), batch_id
 
 
@@ -94,8 +98,9 @@ class RunRecords:
         entries = self.state.list(INDEX, results_per_page=100, include=["metadata"])
         with ThreadPoolExecutor(_READERS) as pool:
             for marker in entries:
-                if _wanted(marker.metadata, kind, finished_only):
-                    candidates.append(index_entry(marker.name)[1])
+                entry = index_entry(marker.name)
+                if entry and _wanted(marker.metadata, kind, finished_only):
+                    candidates.append(entry[1])
                 if len(candidates) >= limit - len(out):
                     out += self._matching(pool, candidates, kind, finished_only)
                     candidates = []

@@ -1,12 +1,15 @@
 """Retention of run state in STATE_CONTAINER: what a finished run leaves behind is deleted
 once it is older than RETENTION_DAYS (the Durable instances are purged beside it, by
-`starters.purge_finished`, with the Durable client's purge by time).
+`starters.apply_retention`, with the Durable client's purge by time).
 
 Per expired run: its file claims (only those whose landing file no longer has the claimed
 content: a claim on a file still in the landing zone is what keeps it from being processed
-twice), its manifest, its active marker, its record, and last its index entry. The index
-drives the pass, so a pass that crashes half-way leaves the entry and the next pass
-finishes the job; every delete is idempotent.
+twice), its active marker, its record, then its manifest and last its index entry. While a
+claim is kept, its manifest and index entry stay too: the claim names the batch, and a
+request naming that file is answered from the manifest (its run, not started again); each
+later pass looks at the claims again until their files are gone. The index drives the pass,
+so a pass that crashes half-way leaves the entry and the next pass finishes the job; every
+delete is idempotent.
 
 Kept whatever their age: runs that are not finished (never touched), and the newest
 CHECK_HISTORY_WINDOW finished runs of each kind (the checks judge a run against them).
@@ -62,7 +65,10 @@ def purge_state(services, now: datetime) -> dict:
                  for r in records.recent(window, kind=kind, finished_only=True)}
     done = kept = claims_kept = 0
     for entry in list(state.list(INDEX)):
-        created, batch_id = index_entry(entry.name)
+        parsed = index_entry(entry.name)
+        if parsed is None:
+            continue  # not an entry of ours
+        created, batch_id = parsed
         if created >= before:
             continue  # created after the cutoff: finished after it too
         record = records.get(batch_id)
@@ -70,16 +76,20 @@ def purge_state(services, now: datetime) -> dict:
             kept += 1
             continue
         manifest, _ = state.read_json(manifest_blob(batch_id))
+        claimed = 0
         for f in (manifest or {}).get("files", []):
             if _claim_still_needed(services, f):
-                claims_kept += 1
+                claimed += 1
             else:
                 state.delete(claim_blob(f["name"], f["etag"]))
-        state.delete(manifest_blob(batch_id))
         state.delete(ACTIVE + batch_id)
         state.delete(f"{RUNS}{batch_id}.json")
+        claims_kept += claimed
+        done += record is not None or not claimed  # a later pass at kept claims is no expiry
+        if claimed:
+            continue  # the claims name this batch: its manifest and entry stay with them
+        state.delete(manifest_blob(batch_id))
         state.delete(entry.name)  # last: a crash before this is finished by the next pass
-        done += 1
     log.info("retention: %d runs older than %s removed, %d old runs kept, %d claims kept "
              "(their files are still in the landing zone)", done, before.isoformat(), kept,
              claims_kept)

@@ -34,6 +34,7 @@ from functools import lru_cache
 from urllib.parse import urlparse
 
 from shared.secrets.names import REPLACED_BY_A_PERSON, ROTATED
+from shared.settings import LOOPBACK
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ CONTENT_TYPE = "text/plain; rotated-by=on_secret_near_expiry"
 TAG_REPLACES = "rotationOf"  # "<name>/<version it replaces>"
 TAG_PROMOTE_AT = "promoteAt"  # ISO time after which the companion may be promoted
 TAG_PROMOTED_AT = "promotedAt"  # set on the companion's version once promoted
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class IgnoredEvent(ValueError):

@@ -53,6 +53,7 @@ def test_retention_removes_expired_runs_and_keeps_what_is_still_needed(app_env, 
         state.put(claim_blob(f["name"], f["etag"]), b"")
     # A pass that crashed after deleting old-b's record, before its index entry.
     state.delete("runs/old-b.json")
+    state.put(f"{INDEX}notes.txt", b"put here by hand")  # not an entry: skipped
 
     client = PurgingClient()
     result = asyncio.run(apply_retention(client, services, NOW))
@@ -60,9 +61,13 @@ def test_retention_removes_expired_runs_and_keeps_what_is_still_needed(app_env, 
     left = {r["batchId"] for r in records.recent(50)}
     # new-c: young; old-running: not finished; old-e: the newest finished unlabelled run.
     assert left == {"new-c", "old-running", "old-e"}
-    assert [b.name.endswith(("new-c", "old-running", "old-e")) for b in state.list(INDEX)] == \
-        [True] * 3
-    assert state.read_json(manifest_blob("old-a")) == (None, None)
+    # old-a's record is gone, but one of its files is still in the landing zone: its claim,
+    # and the manifest and index entry the claim leads to, stay for the next passes.
+    assert {b.name[len(INDEX):].partition("-")[2] or b.name for b in state.list(INDEX)} == {
+        "old-a", "new-c", "old-running", "old-e", f"{INDEX}notes.txt"}
+    assert state.read_json("runs/old-a.json") == (None, None)
+    assert state.read_json(manifest_blob("old-a"))[0]["batchId"] == "old-a"
+    assert state.read_json(manifest_blob("old-b")) == (None, None)
     assert state.read_json(manifest_blob("old-running"))[0] is not None
     claims = {b.name for b in state.list("claims/")}
     assert claims == {claim_blob(files[1]["name"], files[1]["etag"])}  # its file is still there
@@ -71,7 +76,14 @@ def test_retention_removes_expired_runs_and_keeps_what_is_still_needed(app_env, 
     assert statuses == ["Completed", "Failed", "Terminated"]
     # Idempotent: a second pass finds nothing more to do.
     again = asyncio.run(apply_retention(PurgingClient(), services, NOW))
-    assert again["expired"] == 0 and again["kept"] == 2
+    assert (again["expired"], again["kept"], again["claimsKept"]) == (0, 2, 1)
+    # Once the file leaves the landing zone, the next pass lets the rest of old-a go.
+    landing.delete_blob("labelled/2026/01/01/still-here.csv")
+    last = asyncio.run(apply_retention(PurgingClient(), services, NOW))
+    assert (last["expired"], last["claimsKept"]) == (1, 0)
+    assert state.read_json(manifest_blob("old-a")) == (None, None)
+    assert list(state.list("claims/")) == []
+    assert len(list(state.list(INDEX))) == 4
 
 
 def test_retention_days_zero_keeps_everything(app_env, settings_env):

@@ -81,6 +81,30 @@ def test_an_endpoint_override_without_endpoint_settings_is_refused_naming_it():
     check_overrides(RunOverrides(scoreTarget="aml-endpoint"), load_settings({**BASE, **AML}))
 
 
+def test_a_rerun_of_an_endpoint_run_is_refused_once_the_endpoint_settings_are_gone():
+    """Checked before anything starts: a rerun that could not begin would leave a failed
+    rerun instance behind, and every later rerun of the batch would find it taken."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from shared.orchestration.starters import start_rerun
+
+    record = {**_batch(target="aml-endpoint").model_dump(), "status": "failed",
+              "adfRunIds": ["adf-1"], "instanceId": "unlabelled-" + "a" * 20}
+
+    class State:
+        def read_json(self, name):
+            return record, "etag"
+
+    class Client:
+        async def get_status(self, instance_id):
+            raise AssertionError("nothing is started")
+
+    services = SimpleNamespace(state=State(), settings=load_settings(BASE))
+    with pytest.raises(BadRequest, match="scoreTarget: aml-endpoint is not configured"):
+        asyncio.run(start_rerun(Client(), services, record["batchId"]))
+
+
 def test_pipeline_parameters_name_the_curated_input_and_an_output_per_orchestration():
     s = load_settings({**BASE, **AML, "AML_POLL_INTERVAL_SECONDS": "30"})
     first = endpoint.pipeline_parameters("unlabelled-x", "unlabelled-x", s)
