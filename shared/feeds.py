@@ -40,7 +40,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.checks.profile import ACTIVITY_ROLES, DEFAULT_ROLES, Profile
-from shared.landing.layout import KINDS
+from shared.landing.layout import (
+    KINDS,
+    NameOutsideLayout,
+    check_landing_name,
+    check_prefix,
+    kind_of,
+)
 
 DEFAULT_FEED = "digits"
 MODES = ("train-and-score", "score")
@@ -145,12 +151,36 @@ class Feed:
     def pipeline_for(self, mode: str) -> str:
         return self.pipelines[mode]
 
+    @property
+    def is_default(self) -> bool:
+        return self.decl.name == DEFAULT_FEED
+
+    @property
+    def tag(self) -> str:
+        """What ids and subjects carry: "" for the default feed (today's ids stay valid),
+        else the feed's name."""
+        return "" if self.is_default else self.decl.name
+
+    @property
+    def ml_prefix(self) -> str:
+        """Where the feed's training code keeps its files in the ML container: the container's
+        root for the default feed, `<name>/` for any other (as `training/diabetes` does)."""
+        return "" if self.is_default else f"{self.decl.name}/"
+
+    def subject(self, subject: str) -> str:
+        """An alert subject as this feed's (`<feed>/<subject>`; the default feed's and a
+        run's, `run:<batch id>` whose id carries the feed, are unchanged): alerts of two
+        feeds never share a dedup key."""
+        if self.is_default or subject.startswith("run:") or subject.startswith(f"{self.name}/"):
+            return subject
+        return f"{self.name}/{subject}"
+
+    def own_findings(self, findings: list[dict]) -> list[dict]:
+        return [{**f, "subject": self.subject(f["subject"])} for f in findings]
+
     def kind_of(self, blob_name: str) -> str | None:
-        """The kind of a landing blob if it is this feed's (`<prefix><kind>/...`)."""
-        if not blob_name.startswith(self.landing_prefix):
-            return None
-        kind = blob_name[len(self.landing_prefix):].split("/", 1)[0]
-        return kind if kind in self.kinds else None
+        """The kind of a landing blob if it is this feed's (`<prefix><kind>/YYYY/MM/DD/...`)."""
+        return kind_of(blob_name, self.landing_prefix, tuple(self.kinds))
 
     @property
     def profile(self) -> Profile:
@@ -173,13 +203,48 @@ class Feeds:
     def names(self) -> list[str]:
         return [f.name for f in self.feeds]
 
+    def get(self, name: str | None) -> Feed:
+        """The feed a record or payload names (none: the default feed); KeyError otherwise."""
+        return self[name or DEFAULT_FEED]
+
+    def _by_prefix(self) -> list[Feed]:
+        return sorted(self.feeds, key=lambda f: len(f.landing_prefix), reverse=True)
+
     def for_blob(self, blob_name: str) -> tuple[Feed, str] | None:
         """(feed, kind) of a landing blob; the longest matching prefix wins."""
-        for f in sorted(self.feeds, key=lambda f: len(f.landing_prefix), reverse=True):
+        for f in self._by_prefix():
             kind = f.kind_of(blob_name)
             if kind:
                 return f, kind
         return None
+
+    def locate(self, blob_name: str) -> tuple[str, str] | None:
+        """(feed name, kind) of a landing blob, or None outside every feed's layout."""
+        found = self.for_blob(blob_name)
+        return (found[0].name, found[1]) if found else None
+
+    def check_name(self, blob_name: str) -> tuple[Feed, str]:
+        """(feed, kind) of a landing blob name; NameOutsideLayout naming the rule it breaks
+        (for the feed whose prefix it starts with, the longest)."""
+        found = self.for_blob(blob_name)
+        if found:
+            return found
+        for f in self._by_prefix():
+            if isinstance(blob_name, str) and blob_name.startswith(f.landing_prefix):
+                check_landing_name(blob_name, f.landing_prefix, tuple(f.kinds))
+        raise NameOutsideLayout("name: expected " + " or ".join(
+            f"{f.landing_prefix}{{{'|'.join(f.kinds)}}}/YYYY/MM/DD/<file>" for f in self.feeds))
+
+    def check_prefix(self, prefix: str) -> tuple[Feed, str]:
+        """(feed, prefix) of a listing prefix inside a feed's layout; NameOutsideLayout."""
+        error = None
+        for f in self._by_prefix():
+            try:
+                return f, check_prefix(prefix, f.landing_prefix, tuple(f.kinds))
+            except NameOutsideLayout as exc:
+                if error is None and prefix.startswith(f.landing_prefix):
+                    error = exc
+        raise error or NameOutsideLayout("prefix: outside every feed's layout")
 
 
 def _where(index: int, raw) -> str:

@@ -140,17 +140,21 @@ _started_sealers: OrderedDict[str, None] = OrderedDict()
 _STARTED_SEALERS_MAX = 256
 
 
-async def note_landed_blob(client, services, kind: str, now: datetime | None = None) -> str:
-    """An event says a file of `kind` landed: make sure this window's sealer is running.
+async def note_landed_blob(client, services, kind: str, now: datetime | None = None,
+                           feed: str | None = None) -> str:
+    """An event says a file of `kind` (of `feed`, default digits) landed: make sure this
+    window's sealer for the feed and kind is running.
 
     The window is taken from the time the event is handled, not the event's own time, so
     the sealer it names cannot have fired yet and will see the file."""
     s = services.settings
+    tag = services.feeds.get(feed).tag
     instance = contract.sealer_instance_id(kind, now or datetime.now(UTC),
-                                           s.event_batch_window_seconds)
+                                           s.event_batch_window_seconds, tag)
     if instance not in _started_sealers:
         await ensure_started(client, contract.BATCH_SEALER, instance, {
-            "kind": kind, "windowSeconds": s.event_batch_window_seconds,
+            "kind": kind, **({"feed": feed} if tag else {}),
+            "windowSeconds": s.event_batch_window_seconds,
             "quietSeconds": s.landing_quiet_seconds, "retry": contract.retry_policy(s)})
         _started_sealers[instance] = None
         while len(_started_sealers) > _STARTED_SEALERS_MAX:
