@@ -40,6 +40,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.checks.profile import ACTIVITY_ROLES, DEFAULT_ROLES, Profile
+from shared.landing.batch import DEFAULT_FEED
 from shared.landing.layout import (
     KINDS,
     NameOutsideLayout,
@@ -48,7 +49,6 @@ from shared.landing.layout import (
     kind_of,
 )
 
-DEFAULT_FEED = "digits"
 MODES = ("train-and-score", "score")
 NAME = r"^[a-z][a-z0-9-]{0,30}$"
 PREFIX = r"^([a-z0-9][a-z0-9_.-]*/)*$"  # "" or segments, each ending in "/"
@@ -206,6 +206,30 @@ class Feeds:
     def get(self, name: str | None) -> Feed:
         """The feed a record or payload names (none: the default feed); KeyError otherwise."""
         return self[name or DEFAULT_FEED]
+
+    def sinks(self, feed: Feed | str | None = None) -> list:
+        """Where a feed's alerts go: its own sinks (ids `<feed>:<sink>`, so their delivery
+        records and health are apart from the global ones) and the global ones it does not
+        replace (their ids unchanged)."""
+        from shared.alerts.sinks import Sink, configured_sinks
+
+        feed = feed if isinstance(feed, Feed) else self.get(feed)
+        default = {s.id: s for s in configured_sinks(self.get(None).settings)}
+        return [s if default.get(s.id) == s else Sink(f"{feed.name}:{s.id}", s.kind, s.url)
+                for s in configured_sinks(feed.settings)]
+
+    def all_sinks(self) -> list:
+        """Every sink of every feed, once (what the delivery retries and health look at)."""
+        return list({s.id: s for f in self.feeds for s in self.sinks(f)}.values())
+
+    def of_subject(self, subject: str) -> Feed:
+        """The feed an alert subject is about (`Feed.subject`): `<feed>/...`, a run of a
+        feed's batch (`run:<feed>-<kind>-...`), else the default feed."""
+        for f in self.feeds:
+            if not f.is_default and (subject.startswith(f"{f.name}/")
+                                     or subject.startswith(f"run:{f.name}-")):
+                return f
+        return self.get(None)
 
     def _by_prefix(self) -> list[Feed]:
         return sorted(self.feeds, key=lambda f: len(f.landing_prefix), reverse=True)

@@ -66,7 +66,7 @@ def run_input(batch: Batch, services) -> dict:
 def _describe(batch: Batch, started: bool, instance_id: str | None = None) -> dict:
     """What the API answers about a run it started or found: our own links, no Durable URLs."""
     return {"batchId": batch.batchId, "instanceId": instance_id or batch.batchId,
-            "kind": batch.kind, "mode": batch.mode, "files": len(batch.files),
+            "feed": batch.feed, "kind": batch.kind, "mode": batch.mode, "files": len(batch.files),
             "started": started, "runUri": f"/api/runs/{batch.batchId}"}
 
 
@@ -92,13 +92,16 @@ def check_overrides(overrides: RunOverrides | None, settings) -> None:
 
 async def sweep_and_start(client, services, reason: str = "sweep",
                           prefixes: list[str] | None = None, mode: str | None = None,
-                          overrides: RunOverrides | None = None) -> dict:
-    """Claim ready files (recent partitions or `prefixes`), start their runs, and rescue
-    sealed batches whose run never started (a detector died after sealing)."""
+                          overrides: RunOverrides | None = None, feed: str | None = None) -> dict:
+    """Claim ready files (recent partitions of every feed or of `feed`, or `prefixes`), start
+    their runs, and rescue sealed batches whose run never started (a detector died after
+    sealing)."""
     from shared.landing.detection import Detector
 
     check_overrides(overrides, services.settings)
     detector = Detector(services)
+    if feed and not prefixes:
+        prefixes = detector.recent_prefixes(datetime.now(UTC), services.feeds[feed])
     det = await asyncio.to_thread(detector.sweep, None, prefixes, reason, mode)
     batches = [b.with_request(mode, overrides) for b in det.batches]
     claimed = {b.batchId for b in batches}

@@ -50,7 +50,7 @@ def evaluate_finished_run(services, record: dict) -> dict:
         record, history, champion_reference(services, feed), s, feed.profile))
     now = datetime.fromisoformat(record["finishedAt"])
     notes = process_findings(services, findings, now, run_links(record["batchId"], s))
-    delivered = deliver(services, notes) if notes else {}
+    delivered = deliver(services, notes, sinks=services.feeds.sinks(feed)) if notes else {}
     alerts = [{"id": n["alert"]["id"], "kind": n["alert"]["kind"],
                "subject": n["alert"]["subject"], "severity": n["alert"]["severity"],
                "type": n["type"], "delivery": delivered.get(n["id"])} for n in notes]

@@ -20,6 +20,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from shared.feeds import DEFAULT_FEED  # records written before feeds name none
+
 RUNS, INDEX, ACTIVE = "runs/", "runs-index/", "runs-active/"
 TERMINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
 _MAX_TIME = 10**10
@@ -35,9 +37,6 @@ def index_entry(name: str) -> tuple[datetime, str]:
     """(created time, batch id) of an index entry's blob name."""
     inverted, _, batch_id = name[len(INDEX):].partition("-")
     return datetime.fromtimestamp(_MAX_TIME - int(inverted), UTC), batch_id
-
-
-DEFAULT_FEED = "digits"  # records written before feeds name none
 
 
 def feed_of(record: dict) -> str:
