@@ -40,7 +40,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.checks.profile import ACTIVITY_ROLES, DEFAULT_ROLES, Profile
-from shared.landing.batch import DEFAULT_FEED
 from shared.landing.layout import (
     KINDS,
     NameOutsideLayout,
@@ -48,6 +47,7 @@ from shared.landing.layout import (
     check_prefix,
     kind_of,
 )
+from shared.settings import DEFAULT_FEED
 
 MODES = ("train-and-score", "score")
 NAME = r"^[a-z][a-z0-9-]{0,30}$"

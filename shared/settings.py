@@ -261,6 +261,10 @@ class Settings(BaseSettings):
     feeds_file: str | None = _f(None, "FEEDS_FILE")
 
 
+# The feed of the app without a feeds file, and of every batch, record and payload that
+# names none (written before feeds): `shared.feeds` builds it, the rest default to it.
+DEFAULT_FEED = "digits"
+
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 

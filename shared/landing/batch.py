@@ -23,11 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.errors import BadRequest
 from shared.landing.layout import KINDS, MODE_BY_KIND
+from shared.settings import DEFAULT_FEED
 
 Kind = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]  # the feed's kinds
 Mode = Literal["train-and-score", "score"]
 ACTION_KIND = {"retrain": "labelled", "score": "unlabelled"}
-DEFAULT_FEED = "digits"  # the feed of a batch that names none (`shared.feeds.DEFAULT_FEED`)
 
 
 # What a batch id looks like: `<kind>-<20 hex>` from its files (`layout.batch_id`), with the

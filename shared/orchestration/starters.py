@@ -205,14 +205,16 @@ async def start_rerun(client, services, batch_id: str) -> dict:
 
 
 async def start_action_run(client, services, action: str, alert_id: str) -> list[dict]:
-    """An alert rule asks to `retrain` (train-and-score on the newest labelled batch) or
-    `score` (rescore the newest unlabelled batch). The run is a new batch over the same
+    """An alert rule asks to `retrain` (train-and-score on the default feed's newest labelled
+    batch) or `score` (rescore its newest unlabelled batch). The run is a new batch over the same
     files, its id derived from the alert, so a repeated alert starts nothing more."""
     from shared.landing.batch import ACTION_KIND
     from shared.runs.records import RunRecords
 
     kind = ACTION_KIND[action]
-    newest = await asyncio.to_thread(RunRecords(services.state).recent, 1, kind)
+    # Rule actions (RULE_ACTIONS) are the app's, older than feeds: the default feed's batch.
+    newest = await asyncio.to_thread(RunRecords(services.state).recent, 1, kind, False,
+                                     services.feeds.get(None).name)
     if not newest:
         log.warning("alert %s asks to %s, but there is no %s batch yet", alert_id, action, kind)
         return []

@@ -20,7 +20,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from shared.feeds import DEFAULT_FEED  # records written before feeds name none
+from shared.settings import DEFAULT_FEED
 
 RUNS, INDEX, ACTIVE = "runs/", "runs-index/", "runs-active/"
 TERMINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
