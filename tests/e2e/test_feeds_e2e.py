@@ -68,12 +68,11 @@ def stack(tmp_path_factory):
 
 def _land_diabetes(stack, kind, rows, variant, seed, name) -> str:
     from training.diabetes.generate import PREFIX, make_batch
-    from training.generate import blob_name
+    from training.generate import upload_batch
 
-    blob = f"{PREFIX}/" + blob_name(kind, _today(), name)
-    stack.services().landing.upload_blob(blob, make_batch(kind, rows, variant, seed).csv,
-                                         overwrite=True)
-    return blob
+    return upload_batch(kind, rows, variant, seed, name=name, prefix=f"{PREFIX}/", make=make_batch,
+                        container=stack.settings["LANDING_CONTAINER"],
+                        connection_string=stack.settings["STORAGE_CONNECTION_STRING"])
 
 
 def _today():
