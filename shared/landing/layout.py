@@ -5,7 +5,10 @@ Raw data lands in LANDING_CONTAINER under date-partitioned prefixes, one per kin
     labelled/YYYY/MM/DD/<name>.csv     labelled training data (id, p0..p63, label)
     unlabelled/YYYY/MM/DD/<name>.csv   data to score          (id, p0..p63)
 
-Anything else in the container is ignored (with a log line by the caller). Names whose last
+A feed other than the default (`shared.feeds`) has the same layout under its landing prefix,
+with the kinds it declares: `<prefix><kind>/YYYY/MM/DD/<name>`; the functions here take the
+prefix and kinds (default: the digits feed's, no prefix). Anything else in the container is
+ignored (with a log line by the caller). Names whose last
 segment starts with `_` or `.` or that end in a temporary suffix are uploads in progress.
 
 A name is in the layout only if it fully matches it: ASCII digits forming a real date, no
