@@ -121,38 +121,52 @@ def test_two_feeds_at_once_keep_their_runs_champions_and_alerts_apart(stack):
             _start(stack, _land_diabetes(stack, "unlabelled", 300, "clean", 84,
                                          "feeds-diabetes-clean"))]
     d_clean, r_clean = _wait(stack, runs)
-    r_drifted, = _wait(stack, [_start(stack, _land_diabetes(
-        stack, "unlabelled", 300, "drifted", 85, "feeds-diabetes-drifted"))])
+    d_drifted, r_drifted = _wait(stack, [
+        _start(stack, stack.land("unlabelled", 300, "drifted", seed=87, name="feeds-digits-drifted")),
+        _start(stack, _land_diabetes(stack, "unlabelled", 300, "drifted", 85,
+                                     "feeds-diabetes-drifted"))])
     r_weak, = _wait(stack, [_start(stack, _land_diabetes(
         stack, "labelled", 300, "clean", 86, "feeds-diabetes-weak"),
         trainOptions={"alpha": 1e9})])
-    for run in (d_clean, r_clean, r_drifted, r_weak):
+    for run in (d_clean, d_drifted, r_clean, r_drifted, r_weak):
         assert run["status"] == "succeeded", run
+
+    # The weak model stayed a challenger; neither champion moved for the other feed's runs.
+    assert not r_weak["outputs"]["Train"]["promoted"]
+    assert ml.read_json("models/champion.json")[0]["version"] == digits_champion["version"]
+    assert ml.read_json("diabetes/models/champion.json")[0]["version"] == \
+        diabetes_champion["version"]
 
     # The regression feed's own judgement, under its own subjects.
     drift = _fired(r_drifted)["prediction_drift"]
     assert drift["subject"] == "diabetes/predictions"
+    # Both feeds drifted at once: two alerts, each fired, neither a duplicate of the other.
+    digits_drift = _fired(d_drifted)["prediction_drift"]
+    assert digits_drift["subject"] == "predictions" and digits_drift["id"] != drift["id"]
     assert "prediction_drift" not in _fired(r_clean)
     regression = _fired(r_weak)["metric_regression"]
     assert regression["subject"] == "diabetes/model"
     weak = next(c for c in r_weak["checks"] if c["kind"] == "metric_regression")
     assert weak["context"]["metric"] == "rmse" and weak["context"]["direction"] == "lower"
     # No cross-talk: the digits' runs raise nothing about the other feed, and vice versa.
-    for run in (d_train, d_clean):
+    for run in (d_train, d_clean, d_drifted):
         assert all(not c["subject"].startswith("diabetes/") for c in run["checks"])
     for run in (r_train, r_clean, r_drifted, r_weak):
         assert all(c["subject"].startswith(("diabetes/", "run:diabetes-"))
                    for c in run["checks"]), run["checks"]
 
     # The feed's alerts go to its own sink; the digits' to the global one.
+    def where() -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for a in stack.stack.receiver.alerts("prediction_drift", "Fired"):
+            subject = a["body"]["data"]["essentials"]["configurationItems"][0]
+            out.setdefault(subject, set()).add(a["path"])
+        return out
+
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        got = stack.stack.receiver.alerts("prediction_drift", "Fired")
-        if any(a["path"] == "/alerts/diabetes" for a in got):
-            break
+    while time.monotonic() < deadline and len(where()) < 2:
         time.sleep(0.2)
-    paths = {a["path"] for a in stack.stack.receiver.alerts("prediction_drift", "Fired")}
-    assert paths == {"/alerts/diabetes"}
+    assert where() == {"predictions": {"/alerts"}, "diabetes/predictions": {"/alerts/diabetes"}}
 
     # The run list filters by feed; an unknown feed is a 400 naming it.
     listed = stack.api.request("GET", "runs", params={"feed": "diabetes", "limit": 50}).json()
