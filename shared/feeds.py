@@ -47,7 +47,7 @@ from shared.landing.layout import (
     check_prefix,
     kind_of,
 )
-from shared.settings import DEFAULT_FEED
+from shared.settings import DEFAULT_FEED, SettingsError
 
 MODES = ("train-and-score", "score")
 NAME = r"^[a-z][a-z0-9-]{0,30}$"
@@ -58,8 +58,9 @@ SINKS = {"webhooks": "alert_webhook_urls", "teams": "alert_teams_webhook_url",
 _SAFE_STORAGE = {"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 
 
-class FeedsError(ValueError):
-    """The feeds file is unreadable or wrong; one line per problem, naming feed and field."""
+class FeedsError(SettingsError):
+    """The feeds file is unreadable or wrong; one line per problem, naming feed and field.
+    A settings error: the app does not start with it, and /api/health reports it."""
 
     def __init__(self, source: str, problems: list[str]):
         self.problems = problems
@@ -197,7 +198,7 @@ class Feeds:
         for f in self.feeds:
             if f.name == name:
                 return f
-        raise KeyError(name)
+        raise KeyError(f"feed {name!r} is not declared (feeds: {', '.join(self.names)})")
 
     @property
     def names(self) -> list[str]:
@@ -292,7 +293,7 @@ def _pydantic_problems(err: ValidationError, where: str) -> list[str]:
 
 def _feed_settings(decl: FeedDecl, settings, environ: Mapping[str, str], where: str):
     """(the feed's settings, problems)."""
-    from shared.settings import SettingsError, load_settings, setting_name
+    from shared.settings import load_settings, setting_name
 
     by_env = {setting_name(f): f for f in type(settings).model_fields}
     problems, update = [], {}

@@ -193,3 +193,17 @@ def test_services_load_the_feeds_once_and_a_bad_file_fails_at_start(tmp_path):
     assert any("'a'" in p and "task" in p for p in info.value.problems)
     assert any("'b'" in p and "pipelines" in p for p in info.value.problems)
     assert any("two feeds on one prefix" in p for p in info.value.problems)
+
+
+def test_a_bad_feeds_file_is_a_settings_failure_in_health(tmp_path):
+    from shared.monitoring.health import settings_failure
+    from shared.settings import SettingsError
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"feeds": [{"name": "x", "task": "ranking"}]}')
+    with pytest.raises(SettingsError) as info:  # what the health endpoint reports
+        services_for(S.model_copy(update={"feeds_file": str(bad)}))
+    report = settings_failure(info.value)
+    assert not report["ok"] and "feed 'x' (feeds[0]): task" in report["checks"]["settings"]["detail"]
+    with pytest.raises(KeyError, match="feed 'fraud' is not declared"):
+        FEEDS.get("fraud")
