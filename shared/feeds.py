@@ -225,8 +225,9 @@ class Feeds:
 
     def of_subject(self, subject: str) -> Feed:
         """The feed an alert subject is about (`Feed.subject`): `<feed>/...`, a run of a
-        feed's batch (`run:<feed>-<kind>-...`), else the default feed."""
-        for f in self.feeds:
+        feed's batch (`run:<feed>-<kind>-...`), else the default feed. The longest name
+        first: `a-b`'s runs are not `a`'s."""
+        for f in sorted(self.feeds, key=lambda f: len(f.name), reverse=True):
             if not f.is_default and (subject.startswith(f"{f.name}/")
                                      or subject.startswith(f"run:{f.name}-")):
                 return f

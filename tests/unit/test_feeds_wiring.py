@@ -131,6 +131,15 @@ def test_alert_subjects_are_the_feeds_own_and_map_back_to_it():
         "digits": 1, "diabetes": 2}
 
 
+def test_a_subject_maps_to_the_feed_with_the_longest_matching_name():
+    two = parse_feeds(json.dumps({"feeds": [
+        {"name": "digits"}, {"name": "a", "landingPrefix": "a/"},
+        {"name": "a-b", "landingPrefix": "ab/"}]}), S, ENV)
+    assert two.of_subject("run:a-b-labelled-" + "0" * 20).name == "a-b"
+    assert two.of_subject("run:a-labelled-" + "0" * 20).name == "a"
+    assert two.of_subject("a-b/model").name == "a-b"
+
+
 def test_a_feeds_own_sinks_have_their_own_ids_and_the_rest_fall_back_to_the_global_ones():
     assert {(s.id, s.url) for s in FEEDS.sinks("digits")} == {
         ("webhook-1", "https://global.example/hook"), ("teams", "https://global.example/teams")}
