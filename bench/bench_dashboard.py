@@ -38,6 +38,7 @@ def _case(conn: str, n: int, repeats: int) -> dict:
     from shared.dashboard.data import overview_data
     from shared.dashboard.html import Links
     from shared.dashboard.pages import overview_page
+    from shared.feeds import default_feeds
     from shared.reporting.summary import SUMMARY, fold, run_point
     from shared.runs.records import _index_name
     from shared.settings import load_settings
@@ -65,7 +66,8 @@ def _case(conn: str, n: int, repeats: int) -> dict:
                               "STATE_CONTAINER": state.container.container_name,
                               "ML_CONTAINER": ml.container.container_name})
     counting = CountingState(state)
-    services = SimpleNamespace(settings=settings, state=counting, ml=ml)
+    services = SimpleNamespace(settings=settings, feeds=default_feeds(settings), state=counting,
+                               ml=ml)
 
     def overview() -> str:
         data = overview_data(services, datetime.now(UTC), health=False)

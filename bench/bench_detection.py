@@ -25,6 +25,7 @@ def _case(conn: str, older: int, repeats: int) -> tuple[float, float]:
 
     from azure.storage.blob import BlobServiceClient
 
+    from shared.feeds import default_feeds
     from shared.landing.detection import Detector
     from shared.settings import load_settings
     from shared.storage import BlobState
@@ -55,7 +56,8 @@ def _case(conn: str, older: int, repeats: int) -> tuple[float, float]:
         list_requests = 0
         t0 = time.perf_counter()
         # The detector's services, with containers whose list requests are counted.
-        services = SimpleNamespace(settings=s, landing=landing, state=BlobState(state))
+        services = SimpleNamespace(settings=s, feeds=default_feeds(s), landing=landing,
+                                   state=BlobState(state))
         det = Detector(services).sweep(now=now + timedelta(seconds=1))
         times.append(time.perf_counter() - t0)
         calls.append(list_requests)

@@ -2,7 +2,9 @@
 
 A labelled batch lands -> event -> run -> preprocess/train/score -> model promoted ->
 predictions; an unlabelled batch -> score-only run; a drifted batch -> drift alerts at the
-receiver; a clean batch -> alerts resolved. Ends with a summary table and the dashboard's
+receiver; a clean batch -> alerts resolved. `--feed diabetes` tells the same story for the
+example regression feed (`feeds.example.json`: its own prefix, pipelines, model, metric and
+drift on a histogram of predicted values), beside the digits feed. Ends with a summary table and the dashboard's
 URL (with the function key); exits non-zero naming the step that failed. Everything it starts
 is stopped at the end, also on Ctrl-C; with `--keep` the stack stays up (and its data folder
 stays) until Ctrl-C or SIGTERM, so a person can open the dashboard.
@@ -44,18 +46,50 @@ class StepFailed(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class Act:
+    """What the story lands and expects for one feed."""
+
+    feed: str
+    train_rows: int
+    score_rows: int
+    metric: str  # the feed's primary metric, as its Train output reports it
+    drift_alerts: frozenset[str]
+    drift_text: str
+
+
+ACTS = {
+    "digits": Act("digits", 1200, 600, "accuracy",
+                  frozenset({"prediction_drift", "feature_drift"}),
+                  "shifted class mix, fainter pixels"),
+    "diabetes": Act("diabetes", 400, 300, "rmse", frozenset({"prediction_drift"}),
+                    "an older, heavier population: predictions shift up"),
+}
+
+
+def metric_of(train: dict, name: str) -> float | None:
+    value = (train.get("metrics") or {}).get(name, train.get(name))
+    return value if isinstance(value, (int, float)) else None
+
+
 @dataclass
 class Story:
     stack: LocalStack
     api: AppClient | None = None
     runs: list[dict] = field(default_factory=list)
+    act: Act = ACTS["digits"]
 
     def land(self, kind: str, rows: int, variant: str, seed: int, name: str) -> str:
         from training.generate import upload_batch
 
         s = self.stack.settings()
+        other = {}
+        if self.act.feed == "diabetes":
+            from training.diabetes.generate import PREFIX, make_batch
+
+            other = {"prefix": f"{PREFIX}/", "make": make_batch}
         return upload_batch(kind, rows, variant, seed, name=name, container=s["LANDING_CONTAINER"],
-                            connection_string=s["STORAGE_CONNECTION_STRING"])
+                            connection_string=s["STORAGE_CONNECTION_STRING"], **other)
 
     def follow(self, blob: str, title: str) -> dict:
         """Wait for the run of `blob` to appear and finish, with a progress bar per stage."""
@@ -130,39 +164,41 @@ def tell(story: Story) -> None:
     console.log(f"[green]local stack up[/]: host {host.base_url}, Data Factory "
                 f"{story.stack.emulator.endpoint}, receiver {story.stack.receiver.url}")
 
-    console.rule("1. a labelled batch lands")
-    blob = story.land("labelled", 1200, "clean", 1, "demo-labelled")
+    act = story.act
+    feed = "" if act.feed == "digits" else f" ({act.feed} feed)"
+    console.rule(f"1. a labelled batch lands{feed}")
+    blob = story.land("labelled", act.train_rows, "clean", 1, "demo-labelled")
     console.log(f"landed {blob}; the blob watcher turns it into a BlobCreated event")
     run = _succeeded(story.follow(blob, "train-and-score run"), "labelled batch")
     train = run["outputs"]["Train"]
-    console.log(f"model {train['modelVersion']}: accuracy {train['accuracy']:.3f}, "
-                f"decision [bold]{train['decision']}[/]; "
+    console.log(f"model {train['modelVersion']}: {act.metric} "
+                f"{metric_of(train, act.metric):.3f}, decision [bold]{train['decision']}[/]; "
                 f"{run['outputs']['Score']['rows']} predictions written")
 
-    console.rule("2. an unlabelled batch lands")
-    blob = story.land("unlabelled", 600, "clean", 2, "demo-unlabelled")
+    console.rule(f"2. an unlabelled batch lands{feed}")
+    blob = story.land("unlabelled", act.score_rows, "clean", 2, "demo-unlabelled")
     run = _succeeded(story.follow(blob, "score-only run"), "unlabelled batch")
     console.log(f"scored {run['outputs']['Score']['rows']} rows with the champion")
 
-    console.rule("3. a drifted batch lands (shifted class mix, fainter pixels)")
-    blob = story.land("unlabelled", 600, "drifted", 3, "demo-drifted")
+    console.rule(f"3. a drifted batch lands ({act.drift_text})")
+    blob = story.land("unlabelled", act.score_rows, "drifted", 3, "demo-drifted")
     _succeeded(story.follow(blob, "score-only run"), "drifted batch")
-    for a in story.expect_alerts({"prediction_drift", "feature_drift"}, "Fired"):
+    for a in story.expect_alerts(set(act.drift_alerts), "Fired"):
         ess = a["body"]["data"]["essentials"]
         console.log(f"[red]alert Fired[/] {ess['alertRule']} ({ess['severity']}), "
                     f"signature valid: {a['signatureValid']}: {ess['description']}")
 
-    console.rule("4. a clean batch lands")
-    blob = story.land("unlabelled", 600, "clean", 4, "demo-clean")
+    console.rule(f"4. a clean batch lands{feed}")
+    blob = story.land("unlabelled", act.score_rows, "clean", 4, "demo-clean")
     _succeeded(story.follow(blob, "score-only run"), "clean batch")
-    for a in story.expect_alerts({"prediction_drift", "feature_drift"}, "Resolved"):
+    for a in story.expect_alerts(set(act.drift_alerts), "Resolved"):
         console.log(f"[green]alert Resolved[/] {a['body']['data']['essentials']['alertRule']}")
 
 
 def summary(story: Story) -> Table:
     table = Table(title="adf-ml-glue demo: what happened")
-    for col in ("batch", "mode", "status", "stages (s)", "noticed (s)", "accuracy", "decision",
-                "alerts"):
+    for col in ("batch", "mode", "status", "stages (s)", "noticed (s)", story.act.metric,
+                "decision", "alerts"):
         table.add_column(col)
     for r in story.runs:
         stages = ", ".join(f"{s['name']} {s.get('durationSeconds') or 0:.0f}"
@@ -172,7 +208,8 @@ def summary(story: Story) -> Table:
         lag = r.get("noticedAfterSeconds")
         table.add_row(r["batchId"][:28], r["mode"], r["status"], stages,
                       "-" if lag is None else f"{lag:.1f}",
-                      f"{train['accuracy']:.3f}" if train else "-",
+                      "-" if metric_of(train, story.act.metric) is None
+                      else f"{metric_of(train, story.act.metric):.3f}",
                       train.get("decision", "-"), alerts)
     received = story.stack.receiver.received
     fired = sum(1 for a in received if a["body"]["data"]["essentials"]["monitorCondition"] == "Fired")
@@ -199,11 +236,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true",
                    help="keep the stack up after the story (and its data folder) until Ctrl-C, "
                         "to look at the dashboard")
+    p.add_argument("--feed", choices=sorted(ACTS), default="digits",
+                   help="whose story: the digits (default) or the example regression feed, "
+                        "run with feeds.example.json")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     root = ROOT / ".devstack" / "demo"
     shutil.rmtree(root, ignore_errors=True)
-    story = Story(LocalStack(root, overrides=DEMO_SETTINGS))
+    overrides = dict(DEMO_SETTINGS)
+    if args.feed != "digits":
+        overrides["FEEDS_FILE"] = str(ROOT / "feeds.example.json")
+    story = Story(LocalStack(root, overrides=overrides), act=ACTS[args.feed])
     started = time.monotonic()
     try:
         tell(story)

@@ -22,8 +22,8 @@ async def start_runs(req: func.HttpRequest, client: df.DurableOrchestrationClien
     from shared.services import get_services
 
     check_content_length(req.headers.get("Content-Length"), MAX_RUN_REQUEST_BYTES)
-    request = parse_run_request(req.get_body())
     services = get_services()
+    request = parse_run_request(req.get_body(), services.feeds)
     if request is None:  # empty body: sweep now
         return json_response(await sweep_and_start(client, services, "api"), 202)
     reason = request.reason or "api"
@@ -33,20 +33,23 @@ async def start_runs(req: func.HttpRequest, client: df.DurableOrchestrationClien
     else:
         prefixes = [request.prefix] if request.prefix else None
         result = await sweep_and_start(client, services, reason, prefixes, request.mode,
-                                       request.overrides())
+                                       request.overrides(), feed=request.feed)
     return json_response(result, 202)
 
 
 @bp.route(route="runs", methods=["GET"], auth_level=AUTH)
 @maps_errors
 def list_runs(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.api_models import parse_kind, parse_limit
+    from shared.api_models import parse_feed, parse_kind, parse_limit
     from shared.runs.records import RunRecords
     from shared.services import get_services
 
+    services = get_services()
     limit = parse_limit(req.params.get("limit"))
     kind = parse_kind(req.params.get("kind"))
-    return json_response({"runs": RunRecords(get_services().state).recent(limit, kind=kind)})
+    feed = parse_feed(req.params.get("feed"), services.feeds)
+    return json_response({"runs": RunRecords(services.state).recent(limit, kind=kind,
+                                                                     feed=feed)})
 
 
 @bp.route(route="runs/{id}", methods=["GET"], auth_level=AUTH)

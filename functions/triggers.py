@@ -70,9 +70,9 @@ async def on_blob_created(event: func.EventGridEvent,
         data = event.get_json()
         blob = parse_blob_created(event.event_type, event.subject,
                                   data if isinstance(data, dict) else None,
-                                  services.settings.landing_container)
+                                  services.settings.landing_container, services.feeds.locate)
     except IgnoredEvent as why:
         log.info("event %s ignored: %s", event.id, why)
         return
-    sealer = await note_landed_blob(client, services, blob.kind)
+    sealer = await note_landed_blob(client, services, blob.kind, feed=blob.feed)
     log.info("event %s: %s landed; sealer %s", event.id, blob.name, sealer)

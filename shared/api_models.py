@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from shared.errors import BadRequest, describe_validation_error
 from shared.json_body import digits_exceed, parse_json_body
@@ -28,22 +28,30 @@ class RunRequest(RunOverrides):
         description="sweep this listing prefix of the layout ({labelled|unlabelled}/"
                     "[YYYY/[MM/[DD/...]]]) instead of the recent partitions; not with files")
     reason: str | None = Field(None, max_length=500, description="kept in the run record")
+    feed: str | None = Field(
+        None, max_length=64, description="the feed (FEEDS_FILE) the files or prefix must "
+        "belong to; with neither, sweep only this feed's recent partitions; default: "
+        "the feed of each file")
 
     # A name outside the layout is refused as such (NameOutsideLayout is no ValueError, so
-    # pydantic lets it through), its detail naming the field and the rule.
+    # pydantic lets it through), its detail naming the field and the rule. With the app's
+    # feeds in the validation context (`parse_run_request`), a name is checked against the
+    # layout of the feed whose landing prefix it starts with.
     @field_validator("prefix")
     @classmethod
-    def _prefix_in_layout(cls, v: str | None) -> str | None:
+    def _prefix_in_layout(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is not None:
-            check_prefix(v)
+            feeds = (info.context or {}).get("feeds")
+            feeds.check_prefix(v) if feeds else check_prefix(v)
         return v
 
     @field_validator("files")
     @classmethod
-    def _files_in_layout(cls, v: list[str] | None) -> list[str] | None:
+    def _files_in_layout(cls, v: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        feeds = (info.context or {}).get("feeds")
         for i, name in enumerate(v or []):
             try:
-                check_landing_name(name)
+                feeds.check_name(name) if feeds else check_landing_name(name)
             except NameOutsideLayout as exc:
                 raise NameOutsideLayout(f"files[{i}]: {exc.detail}") from None
         return v
@@ -51,6 +59,17 @@ class RunRequest(RunOverrides):
     def model_post_init(self, _) -> None:
         if self.files and self.prefix:
             raise ValueError("give either files or prefix, not both")
+
+    def check_feed(self, feeds) -> None:
+        """The named feed exists and owns the files or prefix given; BadRequest otherwise."""
+        if self.feed is None:
+            return
+        feed = parse_feed(self.feed, feeds)
+        if self.prefix and feeds.check_prefix(self.prefix)[0].name != feed:
+            raise BadRequest(f"prefix: {self.prefix!r} is not in feed {feed!r}'s layout")
+        for i, name in enumerate(self.files or []):
+            if feeds.check_name(name)[0].name != feed:
+                raise BadRequest(f"files[{i}]: {name!r} is not in feed {feed!r}'s layout")
 
     def overrides(self) -> RunOverrides:
         return RunOverrides(**self.model_dump(include=set(RunOverrides.model_fields)))
@@ -60,15 +79,20 @@ _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a num
                bool: "true or false", type(None): "null"}
 
 
-def parse_run_request(body: bytes) -> RunRequest | None:
-    """The run request in `body`, or None for an empty body (sweep now)."""
+def parse_run_request(body: bytes, feeds=None) -> RunRequest | None:
+    """The run request in `body`, or None for an empty body (sweep now). `feeds`: the app's
+    feeds (`shared.feeds.Feeds`), which the names, prefix and feed are checked against
+    (without: the default feed's layout)."""
     data = parse_json_body(body, MAX_RUN_REQUEST_BYTES)
     if data is None and not body.strip():
         return None
     if not isinstance(data, dict):  # `null` too: only no body at all means "sweep now"
         raise BadRequest(f"body must be a JSON object, not {_JSON_TYPES[type(data)]}")
     try:
-        return RunRequest.model_validate(data)
+        request = RunRequest.model_validate(data, context={"feeds": feeds})
+        if feeds is not None:
+            request.check_feed(feeds)
+        return request
     except ValidationError as err:
         raise BadRequest(describe_validation_error(err)) from None
     except ValueError as err:
@@ -94,6 +118,18 @@ def parse_alert_state(raw: str | None) -> bool:
     if raw == "all":
         return False
     raise BadRequest("state: expected open or all")
+
+
+def parse_feed(raw: str | None, feeds) -> str | None:
+    """A feed's name (the `feed` query parameter or request field): one of the app's feeds,
+    or absent."""
+    if raw is None:
+        return None
+    if raw not in feeds.names:
+        shown = raw if len(raw) <= 64 else raw[:64] + "..."
+        raise BadRequest(f"feed: unknown feed {shown!r}; the feeds are {', '.join(feeds.names)}",
+                         "unknown feed")
+    return raw
 
 
 def parse_kind(raw: str | None) -> str | None:

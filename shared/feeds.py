@@ -40,9 +40,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.checks.profile import ACTIVITY_ROLES, DEFAULT_ROLES, Profile
-from shared.landing.layout import KINDS
+from shared.landing.layout import (
+    KINDS,
+    NameOutsideLayout,
+    check_landing_name,
+    check_prefix,
+    kind_of,
+)
+from shared.settings import DEFAULT_FEED, SettingsError
 
-DEFAULT_FEED = "digits"
 MODES = ("train-and-score", "score")
 NAME = r"^[a-z][a-z0-9-]{0,30}$"
 PREFIX = r"^([a-z0-9][a-z0-9_.-]*/)*$"  # "" or segments, each ending in "/"
@@ -52,8 +58,9 @@ SINKS = {"webhooks": "alert_webhook_urls", "teams": "alert_teams_webhook_url",
 _SAFE_STORAGE = {"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 
 
-class FeedsError(ValueError):
-    """The feeds file is unreadable or wrong; one line per problem, naming feed and field."""
+class FeedsError(SettingsError):
+    """The feeds file is unreadable or wrong; one line per problem, naming feed and field.
+    A settings error: the app does not start with it, and /api/health reports it."""
 
     def __init__(self, source: str, problems: list[str]):
         self.problems = problems
@@ -145,12 +152,36 @@ class Feed:
     def pipeline_for(self, mode: str) -> str:
         return self.pipelines[mode]
 
+    @property
+    def is_default(self) -> bool:
+        return self.decl.name == DEFAULT_FEED
+
+    @property
+    def tag(self) -> str:
+        """What ids and subjects carry: "" for the default feed (today's ids stay valid),
+        else the feed's name."""
+        return "" if self.is_default else self.decl.name
+
+    @property
+    def ml_prefix(self) -> str:
+        """Where the feed's training code keeps its files in the ML container: the container's
+        root for the default feed, `<name>/` for any other (as `training/diabetes` does)."""
+        return "" if self.is_default else f"{self.decl.name}/"
+
+    def subject(self, subject: str) -> str:
+        """An alert subject as this feed's (`<feed>/<subject>`; the default feed's and a
+        run's, `run:<batch id>` whose id carries the feed, are unchanged): alerts of two
+        feeds never share a dedup key."""
+        if self.is_default or subject.startswith("run:") or subject.startswith(f"{self.name}/"):
+            return subject
+        return f"{self.name}/{subject}"
+
+    def own_findings(self, findings: list[dict]) -> list[dict]:
+        return [{**f, "subject": self.subject(f["subject"])} for f in findings]
+
     def kind_of(self, blob_name: str) -> str | None:
-        """The kind of a landing blob if it is this feed's (`<prefix><kind>/...`)."""
-        if not blob_name.startswith(self.landing_prefix):
-            return None
-        kind = blob_name[len(self.landing_prefix):].split("/", 1)[0]
-        return kind if kind in self.kinds else None
+        """The kind of a landing blob if it is this feed's (`<prefix><kind>/YYYY/MM/DD/...`)."""
+        return kind_of(blob_name, self.landing_prefix, tuple(self.kinds))
 
     @property
     def profile(self) -> Profile:
@@ -167,19 +198,79 @@ class Feeds:
         for f in self.feeds:
             if f.name == name:
                 return f
-        raise KeyError(name)
+        raise KeyError(f"feed {name!r} is not declared (feeds: {', '.join(self.names)})")
 
     @property
     def names(self) -> list[str]:
         return [f.name for f in self.feeds]
 
+    def get(self, name: str | None) -> Feed:
+        """The feed a record or payload names (none: the default feed); KeyError otherwise."""
+        return self[name or DEFAULT_FEED]
+
+    def sinks(self, feed: Feed | str | None = None) -> list:
+        """Where a feed's alerts go: its own sinks (ids `<feed>:<sink>`, so their delivery
+        records and health are apart from the global ones) and the global ones it does not
+        replace (their ids unchanged)."""
+        from shared.alerts.sinks import Sink, configured_sinks
+
+        feed = feed if isinstance(feed, Feed) else self.get(feed)
+        default = {s.id: s for s in configured_sinks(self.get(None).settings)}
+        return [s if default.get(s.id) == s else Sink(f"{feed.name}:{s.id}", s.kind, s.url)
+                for s in configured_sinks(feed.settings)]
+
+    def all_sinks(self) -> list:
+        """Every sink of every feed, once (what the delivery retries and health look at)."""
+        return list({s.id: s for f in self.feeds for s in self.sinks(f)}.values())
+
+    def of_subject(self, subject: str) -> Feed:
+        """The feed an alert subject is about (`Feed.subject`): `<feed>/...`, a run of a
+        feed's batch (`run:<feed>-<kind>-...`), else the default feed. The longest name
+        first: `a-b`'s runs are not `a`'s."""
+        for f in sorted(self.feeds, key=lambda f: len(f.name), reverse=True):
+            if not f.is_default and (subject.startswith(f"{f.name}/")
+                                     or subject.startswith(f"run:{f.name}-")):
+                return f
+        return self.get(None)
+
+    def _by_prefix(self) -> list[Feed]:
+        return sorted(self.feeds, key=lambda f: len(f.landing_prefix), reverse=True)
+
     def for_blob(self, blob_name: str) -> tuple[Feed, str] | None:
         """(feed, kind) of a landing blob; the longest matching prefix wins."""
-        for f in sorted(self.feeds, key=lambda f: len(f.landing_prefix), reverse=True):
+        for f in self._by_prefix():
             kind = f.kind_of(blob_name)
             if kind:
                 return f, kind
         return None
+
+    def locate(self, blob_name: str) -> tuple[str, str] | None:
+        """(feed name, kind) of a landing blob, or None outside every feed's layout."""
+        found = self.for_blob(blob_name)
+        return (found[0].name, found[1]) if found else None
+
+    def check_name(self, blob_name: str) -> tuple[Feed, str]:
+        """(feed, kind) of a landing blob name; NameOutsideLayout naming the rule it breaks
+        (for the feed whose prefix it starts with, the longest)."""
+        found = self.for_blob(blob_name)
+        if found:
+            return found
+        for f in self._by_prefix():
+            if isinstance(blob_name, str) and blob_name.startswith(f.landing_prefix):
+                check_landing_name(blob_name, f.landing_prefix, tuple(f.kinds))
+        raise NameOutsideLayout("name: expected " + " or ".join(
+            f"{f.landing_prefix}{{{'|'.join(f.kinds)}}}/YYYY/MM/DD/<file>" for f in self.feeds))
+
+    def check_prefix(self, prefix: str) -> tuple[Feed, str]:
+        """(feed, prefix) of a listing prefix inside a feed's layout; NameOutsideLayout."""
+        error = None
+        for f in self._by_prefix():
+            try:
+                return f, check_prefix(prefix, f.landing_prefix, tuple(f.kinds))
+            except NameOutsideLayout as exc:
+                if error is None and prefix.startswith(f.landing_prefix):
+                    error = exc
+        raise error or NameOutsideLayout("prefix: outside every feed's layout")
 
 
 def _where(index: int, raw) -> str:
@@ -203,7 +294,7 @@ def _pydantic_problems(err: ValidationError, where: str) -> list[str]:
 
 def _feed_settings(decl: FeedDecl, settings, environ: Mapping[str, str], where: str):
     """(the feed's settings, problems)."""
-    from shared.settings import SettingsError, load_settings, setting_name
+    from shared.settings import load_settings, setting_name
 
     by_env = {setting_name(f): f for f in type(settings).model_fields}
     problems, update = [], {}

@@ -11,11 +11,16 @@ from datetime import datetime
 PREFIX = "markers/"
 
 
-def newest_data(kind: str) -> str:
-    return f"newest-data-{kind}"
+def newest_data(kind: str, feed: str = "") -> str:
+    """Newest data of a kind; `feed`: the feed's tag ("" for the default feed)."""
+    return f"newest-data-{feed + '-' if feed else ''}{kind}"
 
 
 NEWEST_PREDICTIONS = "newest-predictions"
+
+
+def newest_predictions(feed: str = "") -> str:
+    return f"{NEWEST_PREDICTIONS}-{feed}" if feed else NEWEST_PREDICTIONS
 
 
 def raise_marker(state, name: str, at: datetime) -> None:

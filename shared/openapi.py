@@ -55,7 +55,9 @@ RUN_STARTED = {
     "required": ["batchId", "instanceId", "kind", "mode", "files", "started", "runUri"],
     "properties": {
         "batchId": {"type": "string"}, "instanceId": {"type": "string"},
-        "kind": {"enum": ["labelled", "unlabelled"]},
+        "feed": {"type": "string", "description": "the feed the batch's files belong to"},
+        "kind": {"type": "string", "description": "labelled or unlabelled (the default "
+                 "feed), or a kind its feed declares"},
         "mode": {"enum": ["train-and-score", "score"]},
         "files": {"type": "integer", "minimum": 0, "description": "files in the batch"},
         "started": {"type": "boolean",
@@ -240,7 +242,10 @@ def _paths() -> dict:
                 "operationId": "list_runs", "summary": "Recent runs, newest first",
                 "parameters": [_limit(20), {
                     "name": "kind", "in": "query", "required": False,
-                    "schema": {"enum": ["labelled", "unlabelled"]}}],
+                    "schema": {"enum": ["labelled", "unlabelled"]}}, {
+                    "name": "feed", "in": "query", "required": False,
+                    "description": "only this feed's runs (a name in FEEDS_FILE)",
+                    "schema": {"type": "string"}}],
                 "responses": {"200": _json({"type": "object", "required": ["runs"],
                                             "properties": {"runs": {
                                                 "type": "array",

@@ -7,6 +7,7 @@ they want. Clients are built on first use, so an entry point pays only for what 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -14,12 +15,25 @@ from pathlib import Path
 
 from shared.settings import Settings, SettingsError, get_settings
 
-HOST_JSON = Path(__file__).resolve().parents[1] / "host.json"
+APP_ROOT = Path(__file__).resolve().parents[1]
+HOST_JSON = APP_ROOT / "host.json"
 
 
 @dataclass(frozen=True, eq=False)
 class Services:
     settings: Settings
+
+    @cached_property
+    def feeds(self):
+        """The feeds FEEDS_FILE declares (`shared.feeds`; a relative path from the app's
+        folder), or the single default feed `digits`; read once."""
+        from shared.feeds import load_feeds
+
+        path = self.settings.feeds_file
+        settings = self.settings
+        if path and not Path(path).is_absolute():
+            settings = settings.model_copy(update={"feeds_file": str(APP_ROOT / path)})
+        return load_feeds(settings, os.environ)
 
     @cached_property
     def state(self):
@@ -75,8 +89,12 @@ def check_claim_timeout(settings: Settings, host_json: Path = HOST_JSON) -> None
 
 @lru_cache(maxsize=8)
 def services_for(settings: Settings) -> Services:
+    """Checked at start: the claim timeout, and the feeds file (a `FeedsError`, one line per
+    problem, when it is wrong)."""
     check_claim_timeout(settings)
-    return Services(settings)
+    services = Services(settings)
+    services.feeds  # noqa: B018 (read and validated once, here)
+    return services
 
 
 def get_services() -> Services:

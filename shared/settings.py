@@ -263,6 +263,10 @@ class Settings(BaseSettings):
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})  # where plain http is allowed
 
+# The feed of the app without a feeds file, and of every batch, record and payload that
+# names none (written before feeds): `shared.feeds` builds it, the rest default to it.
+DEFAULT_FEED = "digits"
+
 
 def endpoint_settings_problem(s: Settings) -> str | None:
     """What keeps the batch endpoint from being used, or None when it is configured."""

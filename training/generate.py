@@ -128,8 +128,11 @@ def default_name(kind: str, rows: int, variant: str, seed: int) -> str:
 def upload_batch(kind: str, rows: int, variant: str = "clean", seed: int = 0, *,
                  container: str = "landing", date: dt.date | None = None,
                  name: str | None = None, connection_string: str | None = None,
-                 account_url: str | None = None, service=None) -> str:
-    """Generate a batch and upload it into the landing zone; returns the blob name."""
+                 account_url: str | None = None, service=None, prefix: str = "",
+                 make=None) -> str:
+    """Generate a batch and upload it into the landing zone; returns the blob name.
+    `prefix` and `make`: another feed's landing prefix and generator (`make_batch`'s
+    signature), e.g. `training.diabetes.generate`'s."""
     from azure.core.exceptions import ResourceExistsError
 
     from training.blobs import service_client
@@ -140,14 +143,14 @@ def upload_batch(kind: str, rows: int, variant: str = "clean", seed: int = 0, *,
         os.environ.get("AZURE_CLIENT_ID"),
     )
     date = date or dt.datetime.now(dt.UTC).date()
-    blob = blob_name(kind, date, name or default_name(kind, rows, variant, seed))
+    blob = prefix + blob_name(kind, date, name or default_name(kind, rows, variant, seed))
     client = service.get_container_client(container)
     try:
         client.create_container()
     except ResourceExistsError:
         pass
     # One Put Blob: the file appears complete or not at all.
-    client.upload_blob(blob, make_batch(kind, rows, variant, seed).csv, overwrite=True)
+    client.upload_blob(blob, (make or make_batch)(kind, rows, variant, seed).csv, overwrite=True)
     return blob
 
 

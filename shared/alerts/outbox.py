@@ -238,12 +238,14 @@ def _close(state, note_ids) -> None:
 
 
 def deliver(services, notifications: list[dict], now: datetime | None = None, *,
-            sleep=time.sleep, clock=time.monotonic, wall=time.time) -> dict:
+            sleep=time.sleep, clock=time.monotonic, wall=time.time,
+            sinks: list[Sink] | None = None) -> dict:
     """Send each notification to every sink now, as far as the budget allows; what is not
     delivered is left to `retry_deliveries`. {notification id: {sink id: outcome}}, the
     outcome `ok`, `already delivered`, `failed: <error>` (it will be retried),
-    `gave up: <error>` or `waiting: <why>`. Never raises for a sink failure."""
-    sinks = configured_sinks(services.settings)
+    `gave up: <error>` or `waiting: <why>`. Never raises for a sink failure. `sinks`: where
+    these notifications go (a feed's, `Feeds.sinks`); default: the global sinks."""
+    sinks = configured_sinks(services.settings) if sinks is None else sinks
     if not sinks or not notifications:
         return {note["id"]: {} for note in notifications}
     p = _Pass(services, now or datetime.now(UTC), sleep, clock, wall)
@@ -271,15 +273,16 @@ def deliver(services, notifications: list[dict], now: datetime | None = None, *,
 
 
 def retry_deliveries(services, now: datetime, *, sleep=time.sleep, clock=time.monotonic,
-                     wall=time.time) -> dict:
+                     wall=time.time, sinks: list[Sink] | None = None) -> dict:
     """One retry pass at `now` over everything in the outbox (see the module docstring);
-    {notification id: {sink id: outcome}} for what it looked at."""
+    {notification id: {sink id: outcome}} for what it looked at. `sinks`: every sink any
+    notification may name (every feed's, `Feeds.all_sinks`); default: the global sinks."""
     settings = services.settings
     p = _Pass(services, now, sleep, clock, wall)
     entries = _outbox(p.state)
     if not entries:
         return {}
-    sinks = configured_sinks(settings)
+    sinks = configured_sinks(settings) if sinks is None else sinks
     configured = {s.id for s in sinks}
     notes = []
     for entry in entries:
@@ -352,12 +355,14 @@ def undelivered(services, now: datetime | None = None) -> dict[str, list[dict]]:
     return out
 
 
-def sink_health(services, now: datetime | None = None) -> dict:
+def sink_health(services, now: datetime | None = None, sinks: list[Sink] | None = None) -> dict:
     """{"ok", "configured", "sinks": {id: {...}}} for /api/health: a sink is ok when its
-    last try succeeded and it is owed nothing (retrying or given up); none configured is ok."""
+    last try succeeded and it is owed nothing (retrying or given up); none configured is ok.
+    `sinks`: every feed's (default: the global sinks)."""
     owed = undelivered(services, now)
+    configured = configured_sinks(services.settings) if sinks is None else sinks
     sinks = {}
-    for sink in configured_sinks(services.settings):
+    for sink in configured:
         rec, _ = services.state.read_json(sink_health_name(sink.id))
         rec = {**_NO_HEALTH, **(rec or {})}
         items = owed.get(sink.id, [])

@@ -25,16 +25,21 @@ def overview_data(services, now: datetime, health: bool = True) -> dict:
     from shared.runs.records import RunRecords
 
     s = services.settings
-    facts = freshness_facts(services)
-    ages = {k: facts[k] for k in ("newestDataAt", "championPromotedAt", "newestPredictionsAt")}
+    active = RunRecords(services.state).active()
+    freshness = []
+    for feed in services.feeds.feeds:  # each feed's, its subjects its own (`Feed.subject`)
+        facts = freshness_facts(services, feed, active)
+        ages = {k: facts[k] for k in ("newestDataAt", "championPromotedAt",
+                                      "newestPredictionsAt")}
+        freshness += feed.own_findings(evaluate_freshness(ages, now, feed.settings))
     champion, _ = services.ml.read_json(CHAMPION_POINTER)
     return {
         "now": now,
         "summary": read_summary(services.state),
         "champion": champion,
         "tolerance": s.check_accuracy_tolerance,
-        "freshness": evaluate_freshness(ages, now, s),
-        "active": RunRecords(services.state).active(),
+        "freshness": freshness,
+        "active": active,
         "alerts": list_alerts(services, open_only=True, limit=ALERTS_ON_OVERVIEW),
         "health": check_health(services) if health else None,
         "live": {},

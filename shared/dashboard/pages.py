@@ -25,6 +25,7 @@ from shared.dashboard.html import (
     section,
     table,
 )
+from shared.settings import DEFAULT_FEED
 
 SEVERITIES = ("Sev0", "Sev1", "Sev2", "Sev3", "Sev4")
 LAST_RUNS = 20
@@ -212,8 +213,8 @@ def run_page(data: dict, links: Links) -> str:
         + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in (
             ("batch", r.get("batchId")), ("status", badge(r.get("status"))),
             ("stage", live.get("stage")), ("mode", r.get("mode")),
-            ("kind", r.get("kind")), ("pipeline", r.get("pipeline")),
-            ("instance", r.get("instanceId")), ("started", fmt_time(r.get("startedAt"))),
+            ("feed", r.get("feed") or DEFAULT_FEED), ("kind", r.get("kind")),
+            ("pipeline", r.get("pipeline")), ("instance", r.get("instanceId")), ("started", fmt_time(r.get("startedAt"))),
             ("finished", fmt_time(r.get("finishedAt"))),
             ("duration", fmt_seconds(r.get("durationSeconds"))),
             ("code version", r.get("codeVersion")), ("reruns", r.get("reruns")),

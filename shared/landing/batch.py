@@ -17,21 +17,23 @@ Field by field, what a derived batch keeps:
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.errors import BadRequest
-from shared.landing.layout import MODE_BY_KIND
+from shared.landing.layout import KINDS, MODE_BY_KIND
+from shared.settings import DEFAULT_FEED
 
-Kind = Literal["labelled", "unlabelled"]
+Kind = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]  # the feed's kinds
 Mode = Literal["train-and-score", "score"]
 ACTION_KIND = {"retrain": "labelled", "score": "unlabelled"}
 
 
-# What a batch id looks like: `<kind>-<20 hex>` from its files (`layout.batch_id`), and for
+# What a batch id looks like: `<kind>-<20 hex>` from its files (`layout.batch_id`), with the
+# feed's name in front for a feed other than the default (`<feed>-<kind>-<20 hex>`), and for
 # an alert action `<that>-<action>-<12 hex>` (`Batch.for_action`).
-BATCH_ID = re.compile(r"(labelled|unlabelled)-[0-9a-f]{20}(-(retrain|score)-[0-9a-f]{12})?",
+BATCH_ID = re.compile(r"[a-z][a-z0-9-]{0,94}-[0-9a-f]{20}(-(retrain|score)-[0-9a-f]{12})?",
                       re.ASCII)
 
 
@@ -71,12 +73,20 @@ class Batch(RunOverrides):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     batchId: str = Field(min_length=1)  # noqa: N815
+    feed: str = Field(DEFAULT_FEED, pattern=r"^[a-z][a-z0-9-]{0,30}$")
     kind: Kind
     mode: Mode
     manifestPath: str  # noqa: N815 "<state container>/manifests/<id>.json", as ADF gets it
     files: list[ManifestFile] = []
     reason: str = ""
     rerunOf: str | None = None  # noqa: N815 the failed ADF run a rerun recovers
+
+    @model_validator(mode="after")
+    def _default_feed_kinds(self) -> Batch:
+        # Another feed declares its own kinds (checked by the feeds file); the default's are fixed.
+        if self.feed == DEFAULT_FEED and self.kind not in KINDS:
+            raise ValueError(f"kind: expected one of {', '.join(KINDS)}, not {self.kind!r}")
+        return self
 
     def to_json(self) -> dict:
         return self.model_dump(exclude_none=True)
@@ -94,7 +104,7 @@ class Batch(RunOverrides):
 
     def for_action(self, action: str, alert_id: str) -> Batch:
         kind = ACTION_KIND[action]
-        return Batch(batchId=f"{self.batchId}-{action}-{alert_id[-12:]}", kind=kind,
+        return Batch(batchId=f"{self.batchId}-{action}-{alert_id[-12:]}", feed=self.feed, kind=kind,
                      mode=MODE_BY_KIND[kind], manifestPath=self.manifestPath, files=self.files,
                      reason=f"alert {alert_id}: {action}")
 

@@ -39,13 +39,10 @@ from datetime import UTC, datetime
 from shared.errors import NotFound
 from shared.landing.batch import Batch
 from shared.landing.layout import (
-    KINDS,
-    MODE_BY_KIND,
     LandingFile,
     batch_id,
     chunk,
     is_temporary,
-    kind_of,
     ready,
     recent_prefixes,
 )
@@ -103,13 +100,24 @@ def _listed(blob) -> LandingFile:
 
 class Detector:
     """Detects and claims landing files; one instance per pass (or reuse it, it is stateless).
-    `services`: settings, the landing container (read only) and the state (`BlobState`)."""
+    `services`: settings, the feeds (`shared.feeds.Feeds`: which feed and kind a landing
+    name is), the landing container (read only) and the state (`BlobState`).
+
+    A batch holds files of one feed and kind; its id and its newest-data marker carry the
+    feed's tag (nothing for the default feed, so its ids are today's)."""
 
     def __init__(self, services):
         self.s = services.settings
+        self.feeds = services.feeds
         self.landing = services.landing
         self.state = services.state
         self.owner = uuid.uuid4().hex
+
+    def recent_prefixes(self, now: datetime, feed=None, kinds=None) -> list[str]:
+        """The partitions a sweep scans: every feed's (or one feed's) kinds, recent days."""
+        return [p for f in ([feed] if feed else self.feeds.feeds)
+                for p in recent_prefixes(now, self.s.landing_lookback_days,
+                                         kinds=kinds or tuple(f.kinds), prefix=f.landing_prefix)]
 
     # --- reading ----------------------------------------------------------------------
     def _claims_under(self, prefix: str) -> dict[tuple[str, str], object]:
@@ -182,11 +190,11 @@ class Detector:
         md.update(state="claimed", batchid=bid, claimedat=now.isoformat())
         self.state.set_metadata(name, md)
 
-    def _bind(self, kind: str, won: list[_Won], now: datetime) -> tuple[str, list[_Won]]:
+    def _bind(self, feed, kind: str, won: list[_Won], now: datetime) -> tuple[str, list[_Won]]:
         """Step 2: bind each claim to the batch of the files still held, before its
         manifest exists. A claim lost in between is dropped and the id recomputed."""
         while True:
-            bid = batch_id(kind, [w.file for w in won])
+            bid = batch_id(kind, [w.file for w in won], feed.tag)
             kept = []
             for w in won:
                 md = self._metadata("sealing", w.file, now, batchid=bid)
@@ -200,15 +208,15 @@ class Detector:
             if not won:
                 return "", []
 
-    def _seal(self, kind: str, won: list[_Won], now: datetime, reason: str,
+    def _seal(self, feed, kind: str, won: list[_Won], now: datetime, reason: str,
               mode: str | None) -> Batch | None:
-        bid, won = self._bind(kind, won, now)
+        bid, won = self._bind(feed, kind, won, now)
         if not won:
             return None
         files = [{**w.file.as_manifest_entry(),
                   **({"previousBatchId": w.previous_batch} if w.previous_batch else {})}
                  for w in won]
-        batch = Batch(batchId=bid, kind=kind, mode=mode or MODE_BY_KIND[kind],
+        batch = Batch(batchId=bid, feed=feed.name, kind=kind, mode=mode or feed.kinds[kind],
                       manifestPath=f"{self.s.state_container}/{manifest_blob(bid)}",
                       files=files, reason=reason)
         manifest = {**batch.to_json(), "container": self.s.landing_container,
@@ -217,23 +225,24 @@ class Detector:
         self.state.put(PENDING + bid, b"", metadata={"sealedat": now.isoformat()})
         for w in won:
             self._finalise(claim_blob(w.file.name, w.file.etag), bid, now)
-        raise_marker(self.state, newest_data(kind), max(w.file.last_modified for w in won))
+        raise_marker(self.state, newest_data(kind, feed.tag), max(w.file.last_modified for w in won))
         again = [w.file.name for w in won if w.previous_batch]
         with run_context(batchId=bid, instanceId=bid):  # a batch's run has its id
-            log.info("sealed batch %s: %d %s files (%s)%s", bid, len(won), kind, reason,
+            log.info("sealed batch %s: %d %s %s files (%s)%s", bid, len(won), feed.name, kind, reason,
                      f"; new content of {len(again)} processed before" if again else "")
         return batch
 
     def _claim_and_seal(self, candidates: dict[str, tuple[LandingFile, object, str | None]],
                         now: datetime, reason: str, det: Detection, mode: str | None = None):
-        won: dict[str, list[_Won]] = {k: [] for k in KINDS}
+        won: dict[tuple[str, str], list[_Won]] = {}
         for name, (f, stale, previous) in sorted(candidates.items()):
             etag = self._reserve(f, stale, now)
             if etag:
-                won[kind_of(name)].append(_Won(f, etag, previous))
-        for kind, files in won.items():
+                feed, kind = self.feeds.for_blob(name)
+                won.setdefault((feed.name, kind), []).append(_Won(f, etag, previous))
+        for (feed_name, kind), files in sorted(won.items()):
             for part in chunk(files, self.s.max_batch_files, key=lambda w: w.file.name):
-                batch = self._seal(kind, part, now, reason, mode)
+                batch = self._seal(self.feeds[feed_name], kind, part, now, reason, mode)
                 if batch is not None:
                     det.batches.append(batch)
 
@@ -255,11 +264,11 @@ class Detector:
         """Claim every ready, unclaimed file in the recent partitions (or `prefixes`)."""
         now = now or _now()
         det = Detection()
-        for prefix in prefixes or recent_prefixes(now, self.s.landing_lookback_days):
+        for prefix in prefixes or self.recent_prefixes(now):
             claims = self._claims_under(prefix)
             candidates = {}
             for f in self._landing_under(prefix):
-                if kind_of(f.name) is None:
+                if self.feeds.for_blob(f.name) is None:
                     continue
                 claim = claims.get((f.name, f.etag))
                 if claim is None and not ready(f, now, self.s.landing_quiet_seconds):
@@ -285,7 +294,7 @@ class Detector:
         det = Detection()
         bad, candidates = [], {}
         for name in dict.fromkeys(names):
-            if kind_of(name) is None:
+            if self.feeds.for_blob(name) is None:
                 bad.append(name)
                 continue
             try:

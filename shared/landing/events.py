@@ -15,6 +15,7 @@ class LandedBlob:
     name: str
     kind: str
     size: int | None
+    feed: str | None = None  # None: the default feed
 
 
 class IgnoredEvent(ValueError):
@@ -22,8 +23,10 @@ class IgnoredEvent(ValueError):
 
 
 def parse_blob_created(event_type: str, subject: str, data: dict | None,
-                       landing_container: str) -> LandedBlob:
-    """The landed blob an event announces, or IgnoredEvent saying why it is not ours."""
+                       landing_container: str, locate=None) -> LandedBlob:
+    """The landed blob an event announces, or IgnoredEvent saying why it is not ours.
+    `locate(name)`: (feed name, kind) of a landing name or None (`Feeds.locate`); default:
+    the default feed's layout."""
     if event_type != BLOB_CREATED:
         raise IgnoredEvent(f"event type {event_type!r} is not {BLOB_CREATED}")
     marker = "/containers/"
@@ -33,12 +36,13 @@ def parse_blob_created(event_type: str, subject: str, data: dict | None,
     name = unquote(name)
     if container != landing_container:
         raise IgnoredEvent(f"container {container!r} is not the landing container")
-    kind = kind_of(name)
-    if kind is None:
+    found = locate(name) if locate else (None, kind_of(name))
+    if found is None or found[1] is None:
         raise IgnoredEvent(f"blob {name!r} is outside the landing layout")
+    feed, kind = found
     size = (data or {}).get("contentLength")
     if size is not None and not isinstance(size, int):
         raise IgnoredEvent(f"blob {name!r}: data.contentLength {size!r} is not an integer")
     if size == 0:
         raise IgnoredEvent(f"blob {name!r} is empty")
-    return LandedBlob(container, name, kind, size)
+    return LandedBlob(container, name, kind, size, feed)

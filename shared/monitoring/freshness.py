@@ -4,25 +4,38 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from shared.landing.layout import KINDS
-from shared.markers import NEWEST_PREDICTIONS, newest_data, read_marker
-from shared.runs.ml_layout import CHAMPION_POINTER
-from shared.runs.records import RunRecords
+from shared.markers import newest_data, newest_predictions, read_marker
+from shared.runs.ml_layout import champion_pointer
+from shared.runs.records import RunRecords, feed_of
 
 log = logging.getLogger(__name__)
 
 
-def freshness_facts(services) -> dict:
-    """Newest data per kind, champion promotion, newest predictions, runs in progress."""
-    champion, _ = services.ml.read_json(CHAMPION_POINTER)
+def freshness_facts(services, feed=None, active: list[dict] | None = None) -> dict:
+    """A feed's (default: the default feed's) newest data per kind, champion promotion,
+    newest predictions and runs in progress (`active`: the records of every run in
+    progress, read once per cycle)."""
+    feed = feed or services.feeds.get(None)
+    if active is None:
+        active = RunRecords(services.state).active()
+    champion, _ = services.ml.read_json(champion_pointer(feed.ml_prefix))
     return {
-        "newestDataAt": {k: read_marker(services.state, newest_data(k)) for k in KINDS},
+        "newestDataAt": {k: read_marker(services.state, newest_data(k, feed.tag))
+                         for k in feed.kinds},
         "championPromotedAt": (champion or {}).get("promotedAt"),
-        "newestPredictionsAt": read_marker(services.state, NEWEST_PREDICTIONS),
+        "newestPredictionsAt": read_marker(services.state, newest_predictions(feed.tag)),
         "runsInProgress": [{"batchId": r["batchId"], "pipeline": r.get("pipeline"),
                             "startedAt": r.get("startedAt") or r.get("createdAt")}
-                           for r in RunRecords(services.state).active()],
+                           for r in active if feed_of(r) == feed.name],
     }
+
+
+def notes_by_feed(feeds, notes: list[dict]) -> dict[str, list[dict]]:
+    """Notifications grouped by the feed their alert's subject is about (its sinks)."""
+    out: dict[str, list[dict]] = {}
+    for note in notes:
+        out.setdefault(feeds.of_subject(note["alert"]["subject"]).name, []).append(note)
+    return out
 
 
 def app_started_run_ids(services, limit: int = 500) -> set[str]:
@@ -40,7 +53,9 @@ def check_freshness(services, now: datetime) -> dict:
     from shared.monitoring.external_runs import logs_status, query_external_runs
 
     s = services.settings
-    findings = evaluate_freshness(freshness_facts(services), now, s)
+    active = RunRecords(services.state).active()
+    findings = [f for feed in services.feeds.feeds for f in feed.own_findings(
+        evaluate_freshness(freshness_facts(services, feed, active), now, feed.settings))]
     complete = {"run_stuck"}
     if s.log_analytics_workspace_id:
         try:
@@ -52,10 +67,11 @@ def check_freshness(services, now: datetime) -> dict:
             log.warning("Log Analytics query failed: %s", exc)
     notes = process_findings(services, findings, now, complete_kinds=complete)
     if notes:
-        deliver(services, notes, now)
+        for feed, theirs in notes_by_feed(services.feeds, notes).items():
+            deliver(services, theirs, now, sinks=services.feeds.sinks(feed))
         log.info("freshness monitor: %s", ", ".join(f"{n['alert']['kind']} {n['type']}"
                                                     for n in notes))
-    retried = retry_deliveries(services, now)
+    retried = retry_deliveries(services, now, sinks=services.feeds.all_sinks())
     return {"intervalSeconds": s.freshness_interval_seconds, "findings": len(findings),
             "firing": sorted({f["kind"] for f in findings if f.get("firing")}),
             "notifications": len(notes), "deliveriesOwed": len(retried)}

@@ -48,7 +48,7 @@ def check_health(services) -> dict:
         from shared.alerts import sink_health
         from shared.monitoring.external_runs import logs_status
 
-        checks["alertSinks"] = _section(lambda: sink_health(services))
+        checks["alertSinks"] = _section(lambda: sink_health(services, sinks=services.feeds.all_sinks()))
         checks["logAnalytics"] = _section(lambda: logs_status(services))
         checks["runWatcher"] = _section(lambda: watcher_status(services))
     return {"ok": all(c.get("ok") for c in checks.values()), "checks": checks}

@@ -1,6 +1,6 @@
 """`batch_sealer`: turns a burst of BlobCreated events into a bounded number of batches.
 
-One instance per kind and time window (`contract.sealer_instance_id`), so every event of a
+One instance per feed, kind and time window (`contract.sealer_instance_id`), so every event of a
 burst lands on the same sealer and duplicates collapse. It waits for the window to close,
 claims the kind's ready files (chunked by MAX_BATCH_FILES) and starts each batch's
 `pipeline_run` (instance id = batch id) without waiting for it: files still settling get
@@ -29,8 +29,8 @@ def batch_sealer(context):
     batches: list[str] = []
     for look in range(MAX_LOOKS):
         sealed = yield context.call_activity_with_retry(
-            c.SEAL_BATCHES, retry, {"kind": inp["kind"],
-                                    "reason": f"events ({context.instance_id})"})
+            c.SEAL_BATCHES, retry, {"kind": inp["kind"], **({"feed": inp["feed"]} if inp.get(
+                "feed") else {}), "reason": f"events ({context.instance_id})"})
         if sealed["batches"]:
             yield context.call_activity_with_retry(
                 c.START_RUNS, retry, {"batches": sealed["batches"]})

@@ -2,8 +2,8 @@
 builders, and the activity retry policy.
 
 Instance ids derive from the work, so a duplicate start collapses onto the running one:
-a batch's run is its batch id; a rerun is `<batch>-rerun<N>`; a sealer is its kind and
-time window; the freshness monitor and the run watcher are singletons; the watcher finds
+a batch's run is its batch id; a rerun is `<batch>-rerun<N>`; a sealer is its feed, kind
+and time window; the freshness monitor and the run watcher are singletons; the watcher finds
 the owner of an ADF run in the run record of the run's `batchId` parameter. The retry policy comes from settings,
 travels in the orchestration input (orchestrators read no settings) and is carried over
 by `continue_as_new` and into sub-orchestrations.
@@ -38,11 +38,12 @@ MONITOR_INSTANCE = "freshness-monitor"
 WATCHER_INSTANCE = "run-watcher"
 
 
-def sealer_instance_id(kind: str, at: datetime, window_seconds: float) -> str:
-    """The sealer for the window containing `at` (every event handler computes the same)."""
+def sealer_instance_id(kind: str, at: datetime, window_seconds: float, feed: str = "") -> str:
+    """The sealer for the window containing `at` (every event handler computes the same);
+    `feed`: the feed's tag ("" for the default feed: `seal-<kind>-<start>`)."""
     window = max(1, int(window_seconds))
     start = int(at.timestamp()) // window * window
-    return f"seal-{kind}-{start}"
+    return f"seal-{feed + '-' if feed else ''}{kind}-{start}"
 
 
 def sealer_window_end(instance_id: str, window_seconds: float) -> datetime:

@@ -66,7 +66,7 @@ def run_input(batch: Batch, services) -> dict:
 def _describe(batch: Batch, started: bool, instance_id: str | None = None) -> dict:
     """What the API answers about a run it started or found: our own links, no Durable URLs."""
     return {"batchId": batch.batchId, "instanceId": instance_id or batch.batchId,
-            "kind": batch.kind, "mode": batch.mode, "files": len(batch.files),
+            "feed": batch.feed, "kind": batch.kind, "mode": batch.mode, "files": len(batch.files),
             "started": started, "runUri": f"/api/runs/{batch.batchId}"}
 
 
@@ -92,13 +92,16 @@ def check_overrides(overrides: RunOverrides | None, settings) -> None:
 
 async def sweep_and_start(client, services, reason: str = "sweep",
                           prefixes: list[str] | None = None, mode: str | None = None,
-                          overrides: RunOverrides | None = None) -> dict:
-    """Claim ready files (recent partitions or `prefixes`), start their runs, and rescue
-    sealed batches whose run never started (a detector died after sealing)."""
+                          overrides: RunOverrides | None = None, feed: str | None = None) -> dict:
+    """Claim ready files (recent partitions of every feed or of `feed`, or `prefixes`), start
+    their runs, and rescue sealed batches whose run never started (a detector died after
+    sealing)."""
     from shared.landing.detection import Detector
 
     check_overrides(overrides, services.settings)
     detector = Detector(services)
+    if feed and not prefixes:
+        prefixes = detector.recent_prefixes(datetime.now(UTC), services.feeds[feed])
     det = await asyncio.to_thread(detector.sweep, None, prefixes, reason, mode)
     batches = [b.with_request(mode, overrides) for b in det.batches]
     claimed = {b.batchId for b in batches}
@@ -140,17 +143,21 @@ _started_sealers: OrderedDict[str, None] = OrderedDict()
 _STARTED_SEALERS_MAX = 256
 
 
-async def note_landed_blob(client, services, kind: str, now: datetime | None = None) -> str:
-    """An event says a file of `kind` landed: make sure this window's sealer is running.
+async def note_landed_blob(client, services, kind: str, now: datetime | None = None,
+                           feed: str | None = None) -> str:
+    """An event says a file of `kind` (of `feed`, default digits) landed: make sure this
+    window's sealer for the feed and kind is running.
 
     The window is taken from the time the event is handled, not the event's own time, so
     the sealer it names cannot have fired yet and will see the file."""
     s = services.settings
+    tag = services.feeds.get(feed).tag
     instance = contract.sealer_instance_id(kind, now or datetime.now(UTC),
-                                           s.event_batch_window_seconds)
+                                           s.event_batch_window_seconds, tag)
     if instance not in _started_sealers:
         await ensure_started(client, contract.BATCH_SEALER, instance, {
-            "kind": kind, "windowSeconds": s.event_batch_window_seconds,
+            "kind": kind, **({"feed": feed} if tag else {}),
+            "windowSeconds": s.event_batch_window_seconds,
             "quietSeconds": s.landing_quiet_seconds, "retry": contract.retry_policy(s)})
         _started_sealers[instance] = None
         while len(_started_sealers) > _STARTED_SEALERS_MAX:
@@ -199,14 +206,16 @@ async def start_rerun(client, services, batch_id: str) -> dict:
 
 
 async def start_action_run(client, services, action: str, alert_id: str) -> list[dict]:
-    """An alert rule asks to `retrain` (train-and-score on the newest labelled batch) or
-    `score` (rescore the newest unlabelled batch). The run is a new batch over the same
+    """An alert rule asks to `retrain` (train-and-score on the default feed's newest labelled
+    batch) or `score` (rescore its newest unlabelled batch). The run is a new batch over the same
     files, its id derived from the alert, so a repeated alert starts nothing more."""
     from shared.landing.batch import ACTION_KIND
     from shared.runs.records import RunRecords
 
     kind = ACTION_KIND[action]
-    newest = await asyncio.to_thread(RunRecords(services.state).recent, 1, kind)
+    # Rule actions (RULE_ACTIONS) are the app's, older than feeds: the default feed's batch.
+    newest = await asyncio.to_thread(RunRecords(services.state).recent, 1, kind, False,
+                                     services.feeds.get(None).name)
     if not newest:
         log.warning("alert %s asks to %s, but there is no %s batch yet", alert_id, action, kind)
         return []

@@ -3,7 +3,7 @@
     dashboard/summary.json   (STATE_CONTAINER)
     {"schema": 1, "updatedAt": ISO, "runs": [point, ...]}   oldest first
 
-One `point` per batch (its latest run): ids, kind, mode, status, times, stage durations,
+One `point` per batch (its latest run): ids, feed, kind, mode, status, times, stage durations,
 files, bytes, rows, accuracy and champion decision, and the `measure` of each of the run's
 findings (value, bounds, p-value, level) plus the alert notifications it made. At most
 `MAX_PER_MODE` points are kept per mode (training runs and score-only runs age out
@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared.reporting.measures import measure, num
+from shared.settings import DEFAULT_FEED
 
 SUMMARY = "dashboard/summary.json"
 SCHEMA = 1
@@ -72,6 +73,7 @@ def run_point(record: dict) -> dict:
     return {
         "batchId": record.get("batchId"),
         "instanceId": record.get("instanceId"),
+        "feed": record.get("feed") or DEFAULT_FEED,
         "kind": record.get("kind"),
         "mode": record.get("mode"),
         "pipeline": record.get("pipeline"),

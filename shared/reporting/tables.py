@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from shared.reporting.measures import measure, num
 from shared.reporting.summary import STAGE_NAMES, stage_seconds, total_bytes
+from shared.settings import DEFAULT_FEED
 
 PREFIX = "reporting/"
 RUN_COLUMNS = (
@@ -31,7 +32,7 @@ RUN_COLUMNS = (
     "durationSeconds", "preprocessSeconds", "trainSeconds", "scoreSeconds", "files",
     "bytesIn", "rowsIn", "rowsOut", "rowsRejected", "predictions", "accuracy",
     "championAccuracy", "modelVersion", "decision", "promoted", "codeVersion", "reruns",
-    "adfRunIds", "errorActivity", "errorMessage", "alertsFired", "alertsResolved",
+    "adfRunIds", "errorActivity", "errorMessage", "alertsFired", "alertsResolved", "feed",
 )
 CHECK_COLUMNS = (
     "batchId", "instanceId", "finishedAt", "kind", "subject", "level", "severity", "firing",
@@ -85,6 +86,7 @@ def run_row(record: dict) -> dict:
         "errorActivity": error.get("activity"), "errorMessage": error.get("message"),
         "alertsFired": sum(1 for a in alerts if a.get("type") in ("Fired", "Escalated")),
         "alertsResolved": sum(1 for a in alerts if a.get("type") == "Resolved"),
+        "feed": record.get("feed") or DEFAULT_FEED,
     }
 
 

@@ -8,9 +8,10 @@ import logging
 from datetime import UTC, datetime
 
 from shared.adf.client import RUN_LOOKBACK_HOURS
+from shared.checks.profile import PREDICTIONS
 from shared.landing.batch import Batch
 from shared.landing.detection import Detector
-from shared.markers import NEWEST_PREDICTIONS, raise_marker
+from shared.markers import newest_predictions, raise_marker
 from shared.reporting import record_finished_run
 from shared.runs import endpoint
 from shared.runs.ml_layout import CODE_POINTER
@@ -30,25 +31,36 @@ def resolve_code_version(services) -> str:
     return pointer["version"]
 
 
-def pipeline_for(mode: str, settings, target: str = endpoint.BATCH) -> str:
-    if mode == "train-and-score":
-        return settings.adf_train_pipeline
-    return settings.adf_endpoint_score_pipeline if target == endpoint.ENDPOINT \
-        else settings.adf_score_pipeline
+def pipeline_for(mode: str, settings, target: str = endpoint.BATCH, feed=None) -> str:
+    """The ADF pipeline of a run: the feed's for its mode (default: the settings'), or the
+    endpoint scoring pipeline for a score run on the Azure ML endpoint."""
+    if mode != "train-and-score" and target == endpoint.ENDPOINT:
+        return settings.adf_endpoint_score_pipeline
+    if feed is not None:
+        return feed.pipeline_for(mode)
+    return settings.adf_train_pipeline if mode == "train-and-score" else settings.adf_score_pipeline
+
+
+def default_train_options(feed, settings) -> dict:
+    """TRAIN_OPTIONS are the default feed's program's options; another feed's programs start
+    from their own defaults (a request's `trainOptions` still applies)."""
+    return json.loads(settings.train_options) if feed.is_default else {}
 
 
 def begin_run(services, payload: dict) -> dict:
     """Record the run as started, take its batch off the pending list, and plan the ADF run."""
     s = services.settings
     batch, instance_id = Batch.model_validate(payload["batch"]), payload["instanceId"]
-    options = batch.trainOptions if batch.trainOptions is not None else json.loads(s.train_options)
+    feed = services.feeds.get(batch.feed)
+    options = batch.trainOptions if batch.trainOptions is not None else default_train_options(
+        feed, s)
     parameters = {
         "batchId": batch.batchId, "manifestPath": batch.manifestPath,
         "codeVersion": resolve_code_version(services), "mode": batch.mode,
         "mlContainer": s.ml_container, "trainOptions": json.dumps(options),
     }
     target = endpoint.score_target(batch, s)
-    pipeline = pipeline_for(batch.mode, s, target)
+    pipeline = pipeline_for(batch.mode, s, target, feed)
     scoring = {"scoreTarget": target}
     if target == endpoint.ENDPOINT:
         parameters.update(endpoint.pipeline_parameters(batch.batchId, instance_id, s))
@@ -137,8 +149,10 @@ def finish_run(services, result: dict) -> dict:
     score = endpoint.score_output(services.ml, {**before, **result})
     if score is not None:  # the endpoint wrote predictions only: the glue summarises them
         result = {**result, "outputs": {**result.get("outputs", {}), "Score": score}}
-    if result["status"] == "succeeded" and "Score" in result.get("outputs", {}):
-        raise_marker(services.state, NEWEST_PREDICTIONS,
+    feed = services.feeds.get(before.get("feed"))
+    if result["status"] == "succeeded" and feed.profile.activity(PREDICTIONS) in result.get(
+            "outputs", {}):
+        raise_marker(services.state, newest_predictions(feed.tag),
                      datetime.fromisoformat(result["finishedAt"]))
     # A rerun's orchestration knows only its own ADF runs: keep the earlier ones too.
     result = {**result, "adfRunIds": list(dict.fromkeys(
@@ -155,10 +169,10 @@ def finish_run(services, result: dict) -> dict:
 
 
 def seal_batches(services, payload: dict) -> dict:
-    """Claim the kind's ready files in the recent partitions into batches."""
-    from shared.landing.layout import recent_prefixes
-
-    s = services.settings
-    prefixes = recent_prefixes(datetime.now(UTC), s.landing_lookback_days, kinds=[payload["kind"]])
-    det = Detector(services).sweep(prefixes=prefixes, reason=payload.get("reason", "events"))
+    """Claim the feed's (default: digits) kind's ready files in the recent partitions into
+    batches."""
+    detector = Detector(services)
+    prefixes = detector.recent_prefixes(datetime.now(UTC), services.feeds.get(payload.get("feed")),
+                                        kinds=[payload["kind"]])
+    det = detector.sweep(prefixes=prefixes, reason=payload.get("reason", "events"))
     return {"batches": [b.to_json() for b in det.batches], "unsettled": len(det.unsettled)}

@@ -9,6 +9,10 @@ paths; the app only reads them (and points ADF at them through pipeline paramete
     models/<version>/reference.json      the model's training-data reference (drift)
     models/<version>/metrics.json        hold-out metrics
     predictions/<batchId>/predictions.csv  Score output
+
+A feed other than the default keeps the same shapes under its own folder, `<feed>/`
+(`Feed.ml_prefix`, as `training/diabetes` writes them): its champion and references are
+its own.
 """
 from __future__ import annotations
 
@@ -16,5 +20,9 @@ CODE_POINTER = "code/current.json"
 CHAMPION_POINTER = "models/champion.json"
 
 
-def model_reference(version: str) -> str:
-    return f"models/{version}/reference.json"
+def champion_pointer(ml_prefix: str = "") -> str:
+    return ml_prefix + CHAMPION_POINTER
+
+
+def model_reference(version: str, ml_prefix: str = "") -> str:
+    return f"{ml_prefix}models/{version}/reference.json"

@@ -4,7 +4,7 @@ and the freshness monitor.
     runs/<batchId>.json          the record (files, mode, instance id, ADF run ids, status,
                                  stages with timings, outputs, checks, alerts)
     runs-index/<inverted time>-<batchId>   empty markers, so listing gives newest first;
-                                 metadata `kind` and `status` (rewritten with the record),
+                                 metadata `kind`, `status` and `feed` (rewritten with the record),
                                  so a filtered list reads only the records it returns
     runs-active/<batchId>        present while the run is in progress (stuck-run checks)
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+
+from shared.settings import DEFAULT_FEED
 
 RUNS, INDEX, ACTIVE = "runs/", "runs-index/", "runs-active/"
 TERMINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
@@ -41,13 +43,27 @@ def index_entry(name: str) -> tuple[datetime, str] | None:
     return datetime.fromtimestamp(_MAX_TIME - int(inverted), UTC), batch_id
 
 
-def _wanted(meta: dict | None, kind: str | None, finished_only: bool) -> bool:
+def feed_of(record: dict) -> str:
+    return record.get("feed") or DEFAULT_FEED
+
+
+def _wanted(meta: dict | None, kind: str | None, finished_only: bool,
+            feed: str | None = None) -> bool:
     """Whether an index entry may match; entries without metadata (older ones) may."""
     if not meta:
         return True
     if kind and meta.get("kind") and meta["kind"] != kind:
         return False
+    if feed and meta.get("feed") and meta["feed"] != feed:
+        return False
     return not (finished_only and meta.get("status") not in TERMINAL)
+
+
+def matches(record: dict, kind: str | None = None, finished_only: bool = False,
+            feed: str | None = None) -> bool:
+    return ((not kind or record.get("kind") == kind)
+            and (not feed or feed_of(record) == feed)
+            and (not finished_only or record.get("status") in TERMINAL))
 
 
 class RunRecords:
@@ -82,7 +98,8 @@ class RunRecords:
         # Idempotent index writes, after the record exists: a crash between the two leaves a
         # record the next update indexes, never an index entry without a record.
         self.state.put(_index_name(record["createdAt"], batch_id), b"", metadata={
-            "kind": str(record.get("kind") or ""), "status": str(record.get("status") or "")})
+            "kind": str(record.get("kind") or ""), "status": str(record.get("status") or ""),
+            "feed": feed_of(record)})
         if record.get("status") in TERMINAL:
             self.state.delete(ACTIVE + batch_id)
         else:
@@ -90,29 +107,29 @@ class RunRecords:
         return record
 
     def recent(self, limit: int = 20, kind: str | None = None,
-               finished_only: bool = False) -> list[dict]:
-        """Records newest first: index entries filtered on their metadata, then only the
-        records that may be returned are read, `_READERS` at a time."""
+               finished_only: bool = False, feed: str | None = None) -> list[dict]:
+        """Records newest first (of one `feed`, kind, finished only): index entries filtered
+        on their metadata, then only the records that may be returned are read, `_READERS`
+        at a time."""
         out: list[dict] = []
         candidates: list[str] = []
         entries = self.state.list(INDEX, results_per_page=100, include=["metadata"])
         with ThreadPoolExecutor(_READERS) as pool:
             for marker in entries:
                 entry = index_entry(marker.name)
-                if entry and _wanted(marker.metadata, kind, finished_only):
+                if entry and _wanted(marker.metadata, kind, finished_only, feed):
                     candidates.append(entry[1])
                 if len(candidates) >= limit - len(out):
-                    out += self._matching(pool, candidates, kind, finished_only)
+                    out += self._matching(pool, candidates, kind, finished_only, feed)
                     candidates = []
                     if len(out) >= limit:
                         return out[:limit]
-            out += self._matching(pool, candidates, kind, finished_only)
+            out += self._matching(pool, candidates, kind, finished_only, feed)
         return out[:limit]
 
-    def _matching(self, pool, batch_ids: list[str], kind, finished_only) -> list[dict]:
-        return [r for r in pool.map(self.get, batch_ids) if r is not None
-                and (not kind or r.get("kind") == kind)
-                and (not finished_only or r.get("status") in TERMINAL)]
+    def _matching(self, pool, batch_ids: list[str], kind, finished_only, feed) -> list[dict]:
+        return [r for r in pool.map(self.get, batch_ids)
+                if r is not None and matches(r, kind, finished_only, feed)]
 
     def active(self) -> list[dict]:
         """Records of runs in progress."""

@@ -12,7 +12,8 @@ so a pass that crashes half-way leaves the entry and the next pass finishes the 
 delete is idempotent.
 
 Kept whatever their age: runs that are not finished (never touched), and the newest
-CHECK_HISTORY_WINDOW finished runs of each kind (the checks judge a run against them).
+CHECK_HISTORY_WINDOW finished runs of each feed and kind (the checks judge a run against
+them; the feed's own window when its `checks` change it).
 Alerts, markers, models and predictions are not run state and are not touched here.
 """
 from __future__ import annotations
@@ -21,7 +22,6 @@ import logging
 from datetime import datetime, timedelta
 
 from shared.landing.detection import claim_blob, manifest_blob
-from shared.landing.layout import KINDS
 from shared.runs.records import ACTIVE, INDEX, RUNS, TERMINAL, RunRecords, index_entry
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,9 @@ def purge_state(services, now: datetime) -> dict:
     if before is None:
         return {"expired": 0, "kept": 0, "claimsKept": 0}
     state, records = services.state, RunRecords(services.state)
-    window = services.settings.check_history_window
-    protected = {r["batchId"] for kind in KINDS
-                 for r in records.recent(window, kind=kind, finished_only=True)}
+    protected = {r["batchId"] for feed in services.feeds.feeds for kind in feed.kinds
+                 for r in records.recent(feed.settings.check_history_window, kind=kind,
+                                         finished_only=True, feed=feed.name)}
     done = kept = claims_kept = 0
     for entry in list(state.list(INDEX)):
         parsed = index_entry(entry.name)

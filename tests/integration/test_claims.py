@@ -57,7 +57,8 @@ def upload(name: str, data: bytes = b"id,p0\n1,2\n") -> None:
 def detector(stop_at: int | None = None) -> Detector:
     svc = get_services()
     state = svc.state if stop_at is None else StoppingState(svc.state, stop_at)
-    return Detector(SimpleNamespace(settings=svc.settings, landing=svc.landing, state=state))
+    return Detector(SimpleNamespace(settings=svc.settings, feeds=svc.feeds, landing=svc.landing,
+                                    state=state))
 
 
 class Runs:

@@ -201,3 +201,38 @@ def test_the_sealed_batch_log_line_carries_the_batch_and_its_instance(app_env, e
     (line,) = [r.log_record for r in logs.get_finished_logs()
                if str(r.log_record.body).startswith("sealed batch")]
     assert line.attributes["batchId"] == line.attributes["instanceId"] == batch.batchId
+
+
+def test_a_sweep_batches_each_feed_apart_with_its_own_ids_and_markers(app_env, settings_env,
+                                                                        tmp_path):
+    from shared.markers import newest_data, read_marker
+
+    feeds = tmp_path / "feeds.json"
+    feeds.write_text(open("feeds.example.json").read())
+    settings_env.setenv("FEEDS_FILE", str(feeds))
+    digits = [f"labelled/{DAY}/a.csv", f"unlabelled/{DAY}/b.csv"]
+    diabetes = [f"diabetes/labelled/{DAY}/a.csv", f"diabetes/unlabelled/{DAY}/b.csv"]
+    for name in digits + diabetes + [f"diabetes/other/{DAY}/c.csv"]:
+        upload(name)
+    det = detector().sweep()
+    got = {(b.feed, b.kind): b for b in det.batches}
+    assert set(got) == {("digits", "labelled"), ("digits", "unlabelled"),
+                        ("diabetes", "labelled"), ("diabetes", "unlabelled")}
+    expected = {("digits", "labelled"): digits[0], ("digits", "unlabelled"): digits[1],
+                ("diabetes", "labelled"): diabetes[0], ("diabetes", "unlabelled"): diabetes[1]}
+    for (feed, kind), b in got.items():
+        assert [f.name for f in b.files] == [expected[feed, kind]]
+        assert b.batchId.startswith(f"{kind}-" if feed == "digits" else f"diabetes-{kind}-")
+        assert b.mode == ("train-and-score" if kind == "labelled" else "score")
+    state = get_services().state
+    assert read_marker(state, newest_data("labelled")) is not None
+    assert read_marker(state, newest_data("labelled", "diabetes")) is not None
+    # A sealer's look at one feed's kind takes only that feed's files.
+    upload(f"diabetes/labelled/{DAY}/later.csv")
+    upload(f"labelled/{DAY}/later.csv")
+    from shared.runs.activities import seal_batches
+
+    sealed = seal_batches(get_services(), {"kind": "labelled", "feed": "diabetes"})
+    assert [[f["name"] for f in b["files"]] for b in sealed["batches"]] == [
+        [f"diabetes/labelled/{DAY}/later.csv"]]
+    assert sealed["batches"][0]["feed"] == "diabetes"

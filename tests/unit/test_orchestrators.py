@@ -368,6 +368,43 @@ def test_duplicate_and_late_events_of_one_window_land_on_one_sealer():
                               c.sealer_instance_id("labelled", T0 + timedelta(seconds=61), 60)]
 
 
+def test_events_of_two_feeds_in_one_window_land_on_each_feeds_own_sealer(tmp_path):
+    import asyncio
+
+    from shared.orchestration import starters
+    from shared.services import Services
+    from shared.settings import load_settings
+
+    feeds = tmp_path / "feeds.json"
+    feeds.write_text(open("feeds.example.json").read())
+    services = Services(load_settings({"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+                                       "EVENT_BATCH_WINDOW_SECONDS": "60",
+                                       "FEEDS_FILE": str(feeds)}))
+    asked: list[dict] = []
+
+    def seal(p):
+        asked.append(p)
+        return {"batches": [], "unsettled": 0}
+
+    sim = Simulator(ORCHESTRATORS, {c.SEAL_BATCHES: seal}, T0)
+    client = FakeClient(sim)
+    starters._started_sealers.clear()
+
+    async def events():
+        for feed in (None, "diabetes", "diabetes", None):
+            await starters.note_landed_blob(client, services, "labelled",
+                                            T0 + timedelta(seconds=1), feed=feed)
+
+    asyncio.run(events())
+    digits, diabetes = (c.sealer_instance_id("labelled", T0, 60, tag) for tag in ("", "diabetes"))
+    assert client.started == [digits, diabetes]
+    assert diabetes == f"seal-diabetes-labelled-{int(T0.timestamp()) // 60 * 60}"
+    sim.run()
+    # Each sealer asks for its own feed's files (the default feed's input names none).
+    assert sorted((p.get("feed", ""), p["kind"]) for p in asked) == [
+        ("", "labelled"), ("diabetes", "labelled")]
+
+
 # --- freshness_monitor ---------------------------------------------------------------------------
 
 def test_the_monitor_checks_at_orchestration_time_and_continues_as_new_each_cycle():
