@@ -149,15 +149,20 @@ def finish_run(services, result: dict) -> dict:
     score = endpoint.score_output(services.ml, {**before, **result})
     if score is not None:  # the endpoint wrote predictions only: the glue summarises them
         result = {**result, "outputs": {**result.get("outputs", {}), "Score": score}}
-    feed = services.feeds.get(before.get("feed"))
-    if result["status"] == "succeeded" and feed.profile.activity(PREDICTIONS) in result.get(
-            "outputs", {}):
-        raise_marker(services.state, newest_predictions(feed.tag),
-                     datetime.fromisoformat(result["finishedAt"]))
     # A rerun's orchestration knows only its own ADF runs: keep the earlier ones too.
     result = {**result, "adfRunIds": list(dict.fromkeys(
         [*before.get("adfRunIds", []), *result["adfRunIds"]]))}
-    judged = evaluate_finished_run(services, {**before, **result})
+    try:
+        feed = services.feeds.get(before.get("feed"))
+    except KeyError as exc:  # its feed left the feeds file mid-run: record it, unjudged
+        log.warning("batch %s: not judged: %s", result["batchId"], exc.args[0])
+        judged = {"checks": [], "alerts": [], "notJudged": exc.args[0]}
+    else:
+        if result["status"] == "succeeded" and feed.profile.activity(
+                PREDICTIONS) in result.get("outputs", {}):
+            raise_marker(services.state, newest_predictions(feed.tag),
+                         datetime.fromisoformat(result["finishedAt"]))
+        judged = evaluate_finished_run(services, {**before, **result})
     # One write: the terminal status and its judgement appear together.
     record = records.update(result["batchId"], {**result, **judged})
     record_finished_run(services, record)  # dashboard summary + BI tables, idempotent

@@ -55,3 +55,17 @@ def test_concurrent_runs_all_land_in_the_summary(app_env):
     summary, _ = services.state.read_json(SUMMARY)
     assert sorted(p["batchId"] for p in summary["runs"]) == sorted(r["batchId"] for r in recs)
     assert len(list(services.ml.list("reporting/runs/"))) == 6
+
+
+def test_a_run_whose_feed_left_the_feeds_file_is_recorded_unjudged(app_env):
+    """Bad luck: the feeds file changed while the run was in flight. The record still ends
+    (nothing is left `running` forever), saying why it was not judged."""
+    services = get_services()
+    result = run_samples.record(8, mode="score")
+    RunRecords(services.state).update(result["batchId"], {"status": "running",
+                                                          "feed": "churn"})
+    summary = finish_run(services, result)
+    assert (summary["status"], summary["checks"], summary["alerts"]) == ("succeeded", [], [])
+    record = RunRecords(services.state).get(result["batchId"])
+    assert record["status"] == "succeeded" and record["feed"] == "churn"
+    assert "feed 'churn' is not declared" in record["notJudged"]
