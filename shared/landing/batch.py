@@ -61,9 +61,10 @@ class RunOverrides(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Strict numbers: JSON `true` or "600" is no number of seconds (lax pydantic reads 1, 600).
     trainOptions: dict | None = None  # noqa: N815
-    timeoutSeconds: float | None = Field(None, gt=0, le=7 * 24 * 3600)  # noqa: N815
-    maxReruns: int | None = Field(None, ge=0, le=10)  # noqa: N815
+    timeoutSeconds: float | None = Field(None, gt=0, le=7 * 24 * 3600, strict=True)  # noqa: N815
+    maxReruns: int | None = Field(None, ge=0, le=10, strict=True)  # noqa: N815
     scoreTarget: Literal["batch", "aml-endpoint"] | None = Field(  # noqa: N815
         None, description="where a score-mode run scores: batch (Azure Batch) or "
                           "aml-endpoint (the Azure ML batch endpoint); default SCORE_TARGET")

@@ -62,9 +62,14 @@ def test_stages_are_ordered_by_start():
 def test_run_request_rejects_what_is_wrong_by_name():
     assert parse_run_request(b"") is None
     assert parse_run_request(b'{"files": ["labelled/2026/11/24/a.csv"], "mode": "score"}').mode == "score"
+    assert parse_run_request(b'{"timeoutSeconds": 600, "maxReruns": 2}').timeoutSeconds == 600
     for body, name in [(b'{"mode": 1}', "mode"), (b'{"files": []}', "files"),
                        (b'{"prefix": "elsewhere/"}', "prefix"), (b'{"colour": "red"}', "colour"),
-                       (b"not json", "JSON"), (b'"a string"', "JSON object")]:
+                       (b"not json", "JSON"), (b'"a string"', "JSON object"),
+                       # a number of seconds or reruns is a JSON number, not true or "600"
+                       (b'{"timeoutSeconds": true}', "timeoutSeconds"),
+                       (b'{"timeoutSeconds": "600"}', "timeoutSeconds"),
+                       (b'{"maxReruns": true}', "maxReruns"), (b'{"maxReruns": 2.0}', "maxReruns")]:
         with pytest.raises(BadRequest) as e:
             parse_run_request(body)
         assert name in str(e.value)
