@@ -116,3 +116,12 @@ def test_settings_are_looked_up_in_the_entry_layer_only():
                if "get_settings" in p.read_text()
                and part_of(m) not in ("functions", "shared.settings", "shared.services")]
     assert readers == []
+
+
+def test_conditional_blob_writes_live_in_the_storage_helper_only():
+    """One blob-state helper: `storage.BlobState` is the only module that writes with an etag
+    condition (its read-modify-write loop and claim-once); no module writes its own loop."""
+    writers = [m for m, p in app_modules().items()
+               if any(word in p.read_text() for word in ("MatchConditions", "match_condition", "etag=",
+                                                          "if_match", "if_none_match"))]
+    assert writers == ["shared.storage"]
