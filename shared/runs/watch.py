@@ -17,11 +17,14 @@ an owned run in progress that did not change (Data Factory moves `lastUpdated` w
 activity starts or ends, so this is a guard, not the main path) has its activity runs read
 again once its stage is STAGE_MAX_AGE_SECONDS old, at most REFRESHES_PER_LOOK per look
 (oldest first, one `queryActivityruns` each), so that cost stays flat however many runs
-are in progress.
+are in progress. The reads of one look (run records, activity runs) go READS_AT_ONCE at a
+time: with many runs ending together, a look that read them one by one would itself delay
+the last run's news by seconds.
 """
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from shared.adf.status import TERMINAL_STATUSES, map_run_status
@@ -33,6 +36,7 @@ OVERLAP_SECONDS = 60.0
 FRESH_LOOKBACK_SECONDS = 3600.0
 STAGE_MAX_AGE_SECONDS = 60.0
 REFRESHES_PER_LOOK = 2
+READS_AT_ONCE = 8
 _RUN_KEPT = ("runId", "runGroupId", "pipelineName", "status", "runStart", "lastUpdated")
 FORGET_AFTER = timedelta(days=8)  # longer than any run: a run never seen again is let go
 HEARTBEAT = "watcher/last-look.json"
@@ -97,32 +101,41 @@ def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
     after, before = window(since, now)
     tracked = {k: dict(v) for k, v in (tracked or {}).items()}
     runs = adf.runs_updated(after, before)
-    changes, changed = [], set()
+    fresh: dict[str, tuple[dict, dict | None]] = {}  # new or moved runs: (run, tracked entry)
     for run in runs:
-        rid, updated = run["runId"], str(run.get("lastUpdated"))
-        seen = tracked.get(rid)
-        if seen and seen["lastUpdated"] == updated:
+        seen = tracked.get(run["runId"])
+        if seen and seen["lastUpdated"] == str(run.get("lastUpdated")):
             seen["seenAt"] = now.isoformat()
-            continue
+        else:
+            fresh[run["runId"]] = run, seen
+
+    def follow(item: tuple[dict, dict | None]) -> tuple[str | None, dict | None]:
+        """(owner, its new status): a run record read, then the run's activity runs."""
+        run, seen = item
         owner = seen["owner"] if seen else owner_of(records, run)
-        entry = {"owner": owner, "lastUpdated": updated, "seenAt": now.isoformat(),
-                 "fetchedAt": now.isoformat(),
-                 "terminal": map_run_status(run.get("status")) in TERMINAL_STATUSES}
-        if owner:
-            status = adf.status_of(run)
-            entry["signature"] = signature(status)
-            entry["run"] = {k: run.get(k) for k in _RUN_KEPT}
-            changes.append({"instanceId": owner, "status": status})
-            changed.add(rid)
-        tracked[rid] = entry
-    refreshed = stale_refreshes(tracked, changed, now)
-    for rid in refreshed:
-        entry = tracked[rid]
-        status = adf.status_of(entry["run"])
-        entry.update(fetchedAt=now.isoformat(), terminal=status.get("terminal", False))
-        if signature(status) != entry.get("signature"):
-            entry["signature"] = signature(status)
-            changes.append({"instanceId": entry["owner"], "status": status})
+        return owner, adf.status_of(run) if owner else None
+
+    changes, changed = [], set()
+    with ThreadPoolExecutor(READS_AT_ONCE, thread_name_prefix="watch") as pool:
+        for (rid, (run, _)), (owner, status) in zip(fresh.items(),
+                                                    pool.map(follow, fresh.values()), strict=True):
+            entry = {"owner": owner, "lastUpdated": str(run.get("lastUpdated")),
+                     "seenAt": now.isoformat(), "fetchedAt": now.isoformat(),
+                     "terminal": map_run_status(run.get("status")) in TERMINAL_STATUSES}
+            if owner:
+                entry["signature"] = signature(status)
+                entry["run"] = {k: run.get(k) for k in _RUN_KEPT}
+                changes.append({"instanceId": owner, "status": status})
+                changed.add(rid)
+            tracked[rid] = entry
+        refreshed = stale_refreshes(tracked, changed, now)
+        stale = [tracked[rid]["run"] for rid in refreshed]
+        for rid, status in zip(refreshed, pool.map(adf.status_of, stale), strict=True):
+            entry = tracked[rid]
+            entry.update(fetchedAt=now.isoformat(), terminal=status.get("terminal", False))
+            if signature(status) != entry.get("signature"):
+                entry["signature"] = signature(status)
+                changes.append({"instanceId": entry["owner"], "status": status})
     log.info("watcher: %d runs updated in [%s, %s], %d changes of ours, %d refreshed",
              len(runs), after.isoformat(), before.isoformat(), len(changes), len(refreshed))
     return {"changes": changes, "since": before.isoformat(),

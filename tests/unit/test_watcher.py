@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import Counter
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -39,6 +40,7 @@ class FakeFactory:
         self.calls: Counter[str] = Counter()
         self.budget = ArmBudget()
         self.fail_next_queries = 0
+        self.lock = threading.Lock()  # a look reads activity runs from several threads
 
     def add(self, run_id: str, batch_id: str, ends: datetime, outcome: str = "Succeeded",
             late: float = 0.0) -> None:
@@ -70,7 +72,8 @@ class FakeFactory:
         return seen
 
     def status_of(self, run: dict) -> dict:
-        self.calls["queryActivityruns"] += 1
+        with self.lock:
+            self.calls["queryActivityruns"] += 1
         status = {"InProgress": "running", "Succeeded": "succeeded", "Failed": "failed",
                   "Cancelled": "cancelled"}[run["status"]]
         return {"runId": run["runId"], "status": status, "stage": "Wait",
@@ -131,6 +134,8 @@ class World:
         self.client = FakeClient(self.sim, drop)
         self.run_seconds, self.late, self.tracking = run_seconds, late, tracking
         self.crash_looks: int = 0
+        self.look_seconds = 0.0  # simulated time one look takes
+        self.look_starts: list[datetime] = []
         self.per_generation = per_generation
 
     def activities(self) -> dict:
@@ -161,7 +166,10 @@ class World:
             if self.crash_looks:
                 self.crash_looks -= 1
                 raise RuntimeError("host died mid-look")
-            return asyncio.run(watch_and_hand_over(self.client, self.services, p, self.sim.now))
+            began = self.sim.now
+            self.look_starts.append(began)
+            self.sim.now += timedelta(seconds=self.look_seconds)
+            return asyncio.run(watch_and_hand_over(self.client, self.services, p, began))
 
         def cancel(run):
             self.adf.runs[run["runId"]].update(ends=self.sim.now, outcome="Cancelled")
@@ -318,6 +326,53 @@ def test_the_watchers_history_stays_bounded_and_it_carries_its_window():
     assert datetime.fromisoformat(carried["since"]) > until(2900)
     beat = world.state.docs[watch.HEARTBEAT]
     assert datetime.fromisoformat(beat["lookedAt"]) > until(2900)
+
+
+def test_the_next_look_is_counted_from_when_the_last_one_began():
+    world = World({})
+    world.look_seconds = 10.0  # many runs ended together: the look itself takes a while
+    world.start_watcher()
+    world.sim.run(until=until(200))
+    gaps = {round((b - a).total_seconds()) for a, b in zip(world.look_starts,
+                                                            world.look_starts[1:])}
+    assert len(world.look_starts) >= 10 and gaps == {SETTINGS.watch_interval_seconds}
+    world.look_seconds = 40.0  # longer than the interval: the next look follows at once
+    world.sim.run(until=until(400))
+    assert {round((b - a).total_seconds()) for a, b in zip(world.look_starts[-4:],
+                                                            world.look_starts[-3:])} == {41}
+
+
+def test_one_look_reads_the_changed_runs_at_once_but_at_most_reads_at_once(monkeypatch):
+    sim = Simulator(ORCHESTRATORS, {}, T0)
+    factory = FakeFactory(sim)
+    n = 3 * watch.READS_AT_ONCE
+    state = FakeState()
+    for i in range(n):
+        factory.add(f"run-{i}", f"b{i}", ends=T0)
+        state.docs[f"runs/b{i}.json"] = {"status": "running", "instanceId": f"b{i}"}
+    sim.now = T0 + timedelta(seconds=1)
+    together = threading.Barrier(2, timeout=10)  # passes only if two reads are in flight
+    flight, most = [0], [0]
+    read = factory.status_of
+
+    def slow_read(run):
+        with factory.lock:
+            flight[0] += 1
+            most[0] = max(most[0], flight[0])
+        try:
+            if run["runId"] in ("run-0", "run-1"):
+                together.wait()
+            threading.Event().wait(0.01)
+            return read(run)
+        finally:
+            with factory.lock:
+                flight[0] -= 1
+
+    monkeypatch.setattr(factory, "status_of", slow_read)
+    seen = watch.look(SimpleNamespace(adf=factory, state=state), None, {}, sim.now)
+    assert sorted(ch["instanceId"] for ch in seen["changes"]) == sorted(f"b{i}" for i in range(n))
+    assert 2 <= most[0] <= watch.READS_AT_ONCE
+    assert factory.calls["queryActivityruns"] == n
 
 
 def test_a_cancel_still_cancels_at_once_while_the_watcher_follows_the_run():
