@@ -4,6 +4,7 @@ output is plain JSON-serialisable data (it crosses Durable activity boundaries).
 """
 from __future__ import annotations
 
+import json
 import re
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLING, CANCELLED = (
@@ -97,6 +98,13 @@ def summarize_run(run: dict, activity_runs: list[dict],
         "runGroupId": run.get("runGroupId"),
         "parameters": dict(run.get("parameters") or {}),
     }
+
+
+def status_signature(status: dict) -> str:
+    """What counts as 'something changed' between two looks at a run (the run watcher's
+    and a polling run's): its status, its stage and each activity's status."""
+    acts = [(a.get("name"), a.get("status")) for a in status.get("activities", [])]
+    return json.dumps([status.get("status"), status.get("stage"), acts])
 
 
 def _run_error(status: str, run: dict, activities: list[dict]) -> dict | None:

@@ -20,13 +20,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from shared.adf.status import status_signature
 from shared.orchestration import contract as c
-from shared.orchestration.polling import (
-    next_poll_interval,
-    stages,
-    status_signature,
-    wait_seconds,
-)
+from shared.orchestration.polling import next_poll_interval, stages, wait_seconds
 
 
 def pipeline_run(context):

@@ -1,14 +1,6 @@
 """Pure decisions for following an ADF run: poll backoff, how long to wait, stage timings."""
 from __future__ import annotations
 
-import json
-
-
-def status_signature(status: dict) -> str:
-    """What counts as 'something changed' between two polls."""
-    acts = [(a.get("name"), a.get("status")) for a in status.get("activities", [])]
-    return json.dumps([status.get("status"), status.get("stage"), acts])
-
 
 def next_poll_interval(changed: bool, current: float, base: float, maximum: float) -> float:
     """Poll at `base` while things move; double up to `maximum` while nothing changes."""

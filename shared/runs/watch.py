@@ -27,7 +27,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from shared.adf.status import TERMINAL_STATUSES, map_run_status
+from shared.adf.status import TERMINAL_STATUSES, map_run_status, status_signature
 from shared.runs.records import RunRecords
 
 log = logging.getLogger(__name__)
@@ -49,15 +49,11 @@ def window(since: str | None, now: datetime) -> tuple[datetime, datetime]:
     return min(start, now) - timedelta(seconds=OVERLAP_SECONDS), now
 
 
-def signature(status: dict) -> str:
-    acts = ",".join(f"{a.get('name')}:{a.get('status')}" for a in status.get("activities", []))
-    return f"{status.get('status')}|{status.get('stage')}|{acts}"
-
-
-def stale_refreshes(tracked: dict, changed: set[str], now: datetime) -> list[str]:
-    """Owned runs in progress whose stage is too old to show, oldest first, capped."""
+def stale_refreshes(tracked: dict, now: datetime) -> list[str]:
+    """Owned runs in progress whose stage is too old to show, oldest first, capped (a run
+    that changed in this look was just read: its `fetchedAt` is now)."""
     due = [rid for rid, t in tracked.items()
-           if t.get("owner") and not t.get("terminal") and rid not in changed
+           if t.get("owner") and not t.get("terminal")
            and now - datetime.fromisoformat(t["fetchedAt"]) >= timedelta(
                seconds=STAGE_MAX_AGE_SECONDS)]
     return sorted(due, key=lambda rid: tracked[rid]["fetchedAt"])[:REFRESHES_PER_LOOK]
@@ -80,7 +76,7 @@ def forget(tracked: dict, after: datetime, now: datetime) -> dict:
 def _time(value) -> datetime | None:
     if not value:
         return None
-    t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    t = datetime.fromisoformat(str(value))  # Python 3.11 reads ADF's trailing Z
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
@@ -96,7 +92,7 @@ def owner_of(records: RunRecords, run: dict) -> str | None:
 
 def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
     """{"changes": [{"instanceId", "status"}], "since" (for the next look), "tracked",
-    "runsSeen", "activityQueries", "slowdown"}. Raises what the ADF client raises."""
+    "runsSeen"}. Raises what the ADF client raises."""
     adf, records = services.adf, RunRecords(services.state)
     after, before = window(since, now)
     tracked = {k: dict(v) for k, v in (tracked or {}).items()}
@@ -115,7 +111,7 @@ def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
         owner = seen["owner"] if seen else owner_of(records, run)
         return owner, adf.status_of(run) if owner else None
 
-    changes, changed = [], set()
+    changes = []
     with ThreadPoolExecutor(READS_AT_ONCE, thread_name_prefix="watch") as pool:
         for (rid, (run, _)), (owner, status) in zip(fresh.items(),
                                                     pool.map(follow, fresh.values()), strict=True):
@@ -123,21 +119,20 @@ def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
                      "seenAt": now.isoformat(), "fetchedAt": now.isoformat(),
                      "terminal": map_run_status(run.get("status")) in TERMINAL_STATUSES}
             if owner:
-                entry["signature"] = signature(status)
+                entry["signature"] = status_signature(status)
                 entry["run"] = {k: run.get(k) for k in _RUN_KEPT}
                 changes.append({"instanceId": owner, "status": status})
-                changed.add(rid)
             tracked[rid] = entry
-        refreshed = stale_refreshes(tracked, changed, now)
+        refreshed = stale_refreshes(tracked, now)
         stale = [tracked[rid]["run"] for rid in refreshed]
         for rid, status in zip(refreshed, pool.map(adf.status_of, stale), strict=True):
             entry = tracked[rid]
-            entry.update(fetchedAt=now.isoformat(), terminal=status.get("terminal", False))
-            if signature(status) != entry.get("signature"):
-                entry["signature"] = signature(status)
+            entry.update(fetchedAt=now.isoformat(), terminal=status["terminal"])
+            if status_signature(status) != entry.get("signature"):
+                entry["signature"] = status_signature(status)
                 changes.append({"instanceId": entry["owner"], "status": status})
     log.info("watcher: %d runs updated in [%s, %s], %d changes of ours, %d refreshed",
              len(runs), after.isoformat(), before.isoformat(), len(changes), len(refreshed))
     return {"changes": changes, "since": before.isoformat(),
             "tracked": forget(tracked, before - timedelta(seconds=OVERLAP_SECONDS), now),
-            "runsSeen": len(runs), "activityQueries": len(changed) + len(refreshed)}
+            "runsSeen": len(runs)}

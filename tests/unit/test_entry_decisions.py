@@ -3,11 +3,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared.adf.status import status_signature
 from shared.api_models import parse_limit, parse_run_request
 from shared.errors import BadRequest, PayloadTooLarge
 from shared.landing.events import IgnoredEvent, parse_blob_created
 from shared.orchestration.contract import sealer_instance_id, sealer_window_end
-from shared.orchestration.polling import next_poll_interval, stages, status_signature
+from shared.orchestration.polling import next_poll_interval, stages
 
 SUBJ = "/blobServices/default/containers/landing/blobs/labelled/2026/11/24/a%20b.csv"
 CREATED = "Microsoft.Storage.BlobCreated"

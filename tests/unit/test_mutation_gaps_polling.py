@@ -1,15 +1,9 @@
-"""Poll backoff, how long a run waits, change detection and stage timings: the decisions mutation testing showed
+"""Poll backoff, how long a run waits and stage timings: the decisions mutation testing showed
 unguarded (each assertion fails for a specific wrong rule)."""
-import json
 
 import pytest
 
-from shared.orchestration.polling import (
-    next_poll_interval,
-    stages,
-    status_signature,
-    wait_seconds,
-)
+from shared.orchestration.polling import next_poll_interval, stages, wait_seconds
 
 
 def test_backoff_doubles_is_capped_and_never_drops_below_base():
@@ -19,25 +13,6 @@ def test_backoff_doubles_is_capped_and_never_drops_below_base():
     assert next_poll_interval(False, 160, 30, 300) == 300
     assert next_poll_interval(True, 160, 30, 300) == 30
     assert next_poll_interval(True, 10, 45, 300) == 45
-
-
-def test_signature_changes_with_run_status_stage_and_each_activity():
-    base = {"status": "running", "stage": "Train",
-            "activities": [{"name": "Preprocess", "status": "Succeeded"},
-                           {"name": "Train", "status": "InProgress"}]}
-    sig = status_signature(base)
-    assert json.loads(sig) == ["running", "Train",
-                               [["Preprocess", "Succeeded"], ["Train", "InProgress"]]]
-    assert status_signature({**base, "status": "succeeded"}) != sig
-    assert status_signature({**base, "stage": "Score"}) != sig
-    renamed = {**base, "activities": [{"name": "Prep", "status": "Succeeded"},
-                                      base["activities"][1]]}
-    assert status_signature(renamed) != sig
-    # what does not count as progress: other fields of the run or of an activity
-    noisy = {**base, "runEnd": "x", "activities": [{**a, "durationSeconds": 5}
-                                                   for a in base["activities"]]}
-    assert status_signature(noisy) == sig
-    assert json.loads(status_signature({})) == [None, None, []]
 
 
 def test_stages_keep_every_timing_field_and_put_unstarted_activities_last():

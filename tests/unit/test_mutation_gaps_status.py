@@ -1,7 +1,9 @@
 """ADF status mapping, the parts mutation testing found unguarded: every field of the summary,
 stage selection with parallel and skipped activities, which failure is reported, and the
 ordering of retries and activities without times."""
-from shared.adf.status import summarize_run
+import json
+
+from shared.adf.status import status_signature, summarize_run
 
 
 def run(status, message="", **extra):
@@ -106,3 +108,22 @@ def test_run_message_and_unknown_activity_status():
                       [act("A", "SomethingNew", "2026-01-01T00:00:01Z")])
     assert s["message"] == "queued behind another run"
     assert s["activities"][0]["status"] == "running"  # an unknown status is not terminal
+
+
+def test_signature_changes_with_run_status_stage_and_each_activity():
+    base = {"status": "running", "stage": "Train",
+            "activities": [{"name": "Preprocess", "status": "Succeeded"},
+                           {"name": "Train", "status": "InProgress"}]}
+    sig = status_signature(base)
+    assert json.loads(sig) == ["running", "Train",
+                               [["Preprocess", "Succeeded"], ["Train", "InProgress"]]]
+    assert status_signature({**base, "status": "succeeded"}) != sig
+    assert status_signature({**base, "stage": "Score"}) != sig
+    renamed = {**base, "activities": [{"name": "Prep", "status": "Succeeded"},
+                                      base["activities"][1]]}
+    assert status_signature(renamed) != sig
+    # what does not count as progress: other fields of the run or of an activity
+    noisy = {**base, "runEnd": "x", "activities": [{**a, "durationSeconds": 5}
+                                                   for a in base["activities"]]}
+    assert status_signature(noisy) == sig
+    assert json.loads(status_signature({})) == [None, None, []]

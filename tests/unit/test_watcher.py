@@ -9,6 +9,7 @@ import json
 import threading
 from collections import Counter
 from datetime import datetime, timedelta
+from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
@@ -333,16 +334,14 @@ def test_the_next_look_is_counted_from_when_the_last_one_began():
     world.look_seconds = 10.0  # many runs ended together: the look itself takes a while
     world.start_watcher()
     world.sim.run(until=until(200))
-    gaps = {round((b - a).total_seconds()) for a, b in zip(world.look_starts,
-                                                            world.look_starts[1:])}
+    gaps = {round((b - a).total_seconds()) for a, b in pairwise(world.look_starts)}
     assert len(world.look_starts) >= 10 and gaps == {SETTINGS.watch_interval_seconds}
     world.look_seconds = 40.0  # longer than the interval: the next look follows at once
     world.sim.run(until=until(400))
-    assert {round((b - a).total_seconds()) for a, b in zip(world.look_starts[-4:],
-                                                            world.look_starts[-3:])} == {41}
+    assert {round((b - a).total_seconds()) for a, b in pairwise(world.look_starts[-4:])} == {41}
 
 
-def test_one_look_reads_the_changed_runs_at_once_but_at_most_reads_at_once(monkeypatch):
+def test_one_look_reads_its_changed_runs_reads_at_once_at_a_time(monkeypatch):
     sim = Simulator(ORCHESTRATORS, {}, T0)
     factory = FakeFactory(sim)
     n = 3 * watch.READS_AT_ONCE
@@ -351,18 +350,18 @@ def test_one_look_reads_the_changed_runs_at_once_but_at_most_reads_at_once(monke
         factory.add(f"run-{i}", f"b{i}", ends=T0)
         state.docs[f"runs/b{i}.json"] = {"status": "running", "instanceId": f"b{i}"}
     sim.now = T0 + timedelta(seconds=1)
-    together = threading.Barrier(2, timeout=10)  # passes only if two reads are in flight
-    flight, most = [0], [0]
+    # each read waits until READS_AT_ONCE reads are in flight: fewer threads never get there
+    together = threading.Barrier(watch.READS_AT_ONCE, timeout=10)
+    flight, most, threads = [0], [0], set()
     read = factory.status_of
 
     def slow_read(run):
         with factory.lock:
             flight[0] += 1
             most[0] = max(most[0], flight[0])
+            threads.add(threading.current_thread().name.split("_")[0])
         try:
-            if run["runId"] in ("run-0", "run-1"):
-                together.wait()
-            threading.Event().wait(0.01)
+            together.wait()
             return read(run)
         finally:
             with factory.lock:
@@ -371,7 +370,7 @@ def test_one_look_reads_the_changed_runs_at_once_but_at_most_reads_at_once(monke
     monkeypatch.setattr(factory, "status_of", slow_read)
     seen = watch.look(SimpleNamespace(adf=factory, state=state), None, {}, sim.now)
     assert sorted(ch["instanceId"] for ch in seen["changes"]) == sorted(f"b{i}" for i in range(n))
-    assert 2 <= most[0] <= watch.READS_AT_ONCE
+    assert most[0] == watch.READS_AT_ONCE and threads == {"watch"}
     assert factory.calls["queryActivityruns"] == n
 
 
@@ -422,8 +421,8 @@ def test_stale_stages_are_refreshed_oldest_first_and_capped_per_look():
                for i in range(50)}
     tracked["done"] = {"owner": "bd", "terminal": True, "fetchedAt": iso(until(0))}
     tracked["fresh"] = {"owner": "bf", "terminal": False, "fetchedAt": iso(until(990))}
-    due = watch.stale_refreshes(tracked, {"r0"}, now)
-    assert due == [f"r{i}" for i in range(1, 1 + watch.REFRESHES_PER_LOOK)]
+    due = watch.stale_refreshes(tracked, now)
+    assert due == [f"r{i}" for i in range(watch.REFRESHES_PER_LOOK)]
 
 
 def test_forget_keeps_owned_runs_in_progress_and_what_can_still_reappear():
