@@ -11,6 +11,8 @@
   A failed run's message is "Operation on target <activity> failed: <error>".
 - `policy.timeout` (D.HH:MM:SS, default 12 h) and `policy.retry` /
   `retryIntervalInSeconds`; each try is its own activity run record.
+- A run created with `referencePipelineRunId` (a rerun) has the reference run's parameters;
+  parameters sent with it are ignored, as in Data Factory.
 - Recovery runs (`isRecovery` + `referencePipelineRunId`) join the reference run's group;
   with `startFromFailure` activities that succeeded in the reference run are not run again
   (their outputs stay visible to expressions); with `startActivityName` only that activity
@@ -193,8 +195,14 @@ class Engine:
                 f"startActivityName '{start_activity_name}' is not a top-level activity of "
                 f"pipeline '{pipeline_name}'",
             )
-        given = dict(ref["parameters"]) if ref else {}
-        given.update(parameters or {})
+        # Pipelines - Create Run (learn.microsoft.com/rest/api/datafactory/pipelines/create-run),
+        # `referencePipelineRunId`: "If run ID is specified the parameters of the specified
+        # run will be used to create a new run." So a rerun runs with the reference run's
+        # parameters; parameters sent with it are ignored.
+        given = dict(ref["parameters"]) if ref else dict(parameters or {})
+        if ref and parameters:
+            log.info("run of %s with reference run %s: the parameters sent (%s) are ignored",
+                     pipeline_name, reference_run_id, ", ".join(sorted(parameters)))
         values = resolve_parameters(pipeline, given)
         now = utcnow()
         run_id = str(uuid.uuid4())

@@ -370,11 +370,14 @@ class AdfClient:
         return {"runId": run_id, "status": "cancelling", "cancelled": True,
                 "alreadyFinished": False}
 
-    def rerun_from_failure(self, pipeline: str, run_id: str, parameters: dict,
+    def rerun_from_failure(self, pipeline: str, run_id: str,
                            start_activity: str | None = None) -> dict:
         """A recovery run of a failed (or cancelled) run that starts at what failed, or at
         `start_activity` and what depends on it: {"runId"}. Activities that succeeded (or
-        come before `start_activity`) are not run again."""
+        come before `start_activity`) are not run again. It runs with the failed run's
+        parameters: ADF takes a run's with `referencePipelineRunId` ("If run ID is specified
+        the parameters of the specified run will be used to create a new run", Pipelines -
+        Create Run), so none are sent."""
         status = map_run_status(self._get_run(run_id).get("status"))
         if status not in FAILURE_STATUSES:
             raise ValueError(f"run {run_id} is {status}; only a failed or cancelled run can be "
@@ -383,7 +386,7 @@ class AdfClient:
             f"rerun {run_id} from failure",
             lambda: self.mgmt.pipelines.create_run(
                 self.rg, self.factory, pipeline, reference_pipeline_run_id=run_id,
-                is_recovery=True, parameters=dict(parameters or {}),
+                is_recovery=True,
                 **({"start_activity_name": start_activity} if start_activity
                    else {"start_from_failure": True})),
             refused_only=True,

@@ -37,8 +37,7 @@ def pipeline_run(context):
             c.BEGIN_RUN, retry, {"batch": state["batch"], **ids})
         if state["batch"].get("rerunOf"):
             started = yield context.call_activity_with_retry(c.RERUN_ADF_RUN, retry, {
-                **ids, "pipeline": plan["pipeline"], "runId": state["batch"]["rerunOf"],
-                "parameters": plan["parameters"]})
+                **ids, "pipeline": plan["pipeline"], "runId": state["batch"]["rerunOf"]})
         else:
             started = yield context.call_activity_with_retry(c.START_ADF_RUN, retry, {
                 **ids, "pipeline": plan["pipeline"], "parameters": plan["parameters"]})
@@ -76,7 +75,7 @@ def pipeline_run(context):
         if status.get("terminal"):
             if status["status"] == "failed" and state["reruns"] < plan["maxReruns"]:
                 again = yield context.call_activity_with_retry(c.RERUN_ADF_RUN, retry, {
-                    **run, "pipeline": plan["pipeline"], "parameters": plan["parameters"]})
+                    **run, "pipeline": plan["pipeline"]})
                 state["adfRunIds"].append(again["runId"])
                 state["reruns"] += 1
                 state["interval"] = plan["pollSeconds"]

@@ -63,9 +63,9 @@ def begin_run(services, payload: dict) -> dict:
     pipeline = pipeline_for(batch.mode, s, target, feed)
     scoring = {"scoreTarget": target}
     if target == endpoint.ENDPOINT:
-        parameters.update(endpoint.pipeline_parameters(batch.batchId, instance_id, s))
-        scoring["endpointOutputPath"] = endpoint.output_path(batch.batchId, instance_id)
-        scoring["endpointJob"] = None  # this orchestration's job, once it is invoked
+        parameters.update(endpoint.pipeline_parameters(batch.batchId, s))
+        # this orchestration's job and output (its last ADF run's), once the run ends
+        scoring.update(endpointOutputPath=None, endpointJob=None)
     RunRecords(services.state).update(batch.batchId, {
         **batch.run_fields(), "pipeline": pipeline, "instanceId": instance_id,
         "status": "running", "codeVersion": parameters["codeVersion"], "trainOptions": options,
@@ -109,10 +109,10 @@ def rerun_adf_run(services, payload: dict) -> dict:
     adf = services.adf
     again = _existing_rerun(adf, payload["pipeline"], payload["runId"])
     if again is None:
-        failed = (adf.run_status(payload["runId"]).get("error") or {}).get("activity")
+        outputs = adf.run_status(payload["runId"]).get("outputs") or {}
         again = adf.rerun_from_failure(
-            payload["pipeline"], payload["runId"], payload["parameters"],
-            start_activity=endpoint.rerun_start(payload["pipeline"], failed, services.settings))
+            payload["pipeline"], payload["runId"],
+            start_activity=endpoint.rerun_start(payload["pipeline"], outputs, services.settings))
     RunRecords(services.state).add_adf_run(payload["batchId"], again["runId"])
     log.info("batch %s: rerun of ADF run %s from failure is %s", payload["batchId"],
              payload["runId"], again["runId"])
@@ -146,6 +146,10 @@ def finish_run(services, result: dict) -> dict:
     job = endpoint.endpoint_job(result.get("outputs", {}))
     if job is not None:
         result = {**result, "endpointJob": job}
+    if before.get("scoreTarget") == endpoint.ENDPOINT and result["adfRunIds"]:
+        # where the last ADF run (the one whose outcome this is) had its job write
+        result = {**result, "endpointOutputPath": endpoint.output_path(
+            result["batchId"], result["adfRunIds"][-1])}
     score = endpoint.score_output(services.ml, {**before, **result})
     if score is not None:  # the endpoint wrote predictions only: the glue summarises them
         result = {**result, "outputs": {**result.get("outputs", {}), "Score": score}}

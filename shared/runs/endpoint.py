@@ -5,10 +5,14 @@ keeps of the endpoint's job, and the predictions summary the checks read.
 Where things are, under the datastore on ML_CONTAINER (AML_DATASTORE_URI):
 
     curated/<batchId>/                                      the job's input (Preprocess)
-    predictions/<batchId>/endpoint/<instanceId>/predictions.csv   the job's output file
+    predictions/<batchId>/endpoint/<adfRunId>/predictions.csv    the job's output file
 
-The output path is unique per batch and per orchestration (a manual rerun is a new
-instance, `<batchId>-rerun<N>`), because the endpoint refuses an output file that exists.
+The output path is unique per batch and per ADF run, because the endpoint refuses an output
+file that exists. The glue gives the pipeline the folder (`endpoint_output_folder`) and the
+pipeline adds its own `pipeline().RunId`: a rerun from failure (automatic, or a manual
+rerun) runs with the failed run's parameters in Data Factory, so only the run id can tell
+its output from the failed run's, whose job may have gone on to write it. The record's
+`endpointOutputPath` is the last ADF run's, set when the run ends.
 The deployment's scoring script writes only `id,class,confidence` lines (no summary), so
 the glue reads the output once when the run ends (streamed, flat memory) and builds the same summary the Batch
 scorer writes (`predictions/<batchId>/summary.json` there): row count, class counts and
@@ -34,12 +38,18 @@ def score_target(batch, settings) -> str:
     return batch.scoreTarget or settings.score_target
 
 
-def output_path(batch_id: str, instance_id: str) -> str:
-    """The job's output file in ML_CONTAINER, unique per batch and orchestration."""
-    return f"predictions/{batch_id}/endpoint/{instance_id}/predictions.csv"
+def output_folder(batch_id: str) -> str:
+    """The folder in ML_CONTAINER of the batch's endpoint outputs, one per ADF run."""
+    return f"predictions/{batch_id}/endpoint/"
 
 
-def pipeline_parameters(batch_id: str, instance_id: str, settings) -> dict:
+def output_path(batch_id: str, adf_run_id: str) -> str:
+    """The output file of the job that ADF run `adf_run_id` invoked: the pipeline's
+    `endpoint_output_folder` + `pipeline().RunId` + `/predictions.csv`."""
+    return f"{output_folder(batch_id)}{adf_run_id}/predictions.csv"
+
+
+def pipeline_parameters(batch_id: str, settings) -> dict:
     """The endpoint pipeline's own parameters, besides the ones every pipeline gets."""
     store = settings.aml_datastore_uri.rstrip("/")
     return {
@@ -47,17 +57,22 @@ def pipeline_parameters(batch_id: str, instance_id: str, settings) -> dict:
         "api_version": settings.aml_api_version,
         "poll_interval": settings.aml_poll_interval_seconds,
         "endpoint_input_uri": f"{store}/curated/{batch_id}/",
-        "endpoint_output_uri": f"{store}/{output_path(batch_id, instance_id)}",
+        "endpoint_output_folder": f"{store}/{output_folder(batch_id)}",
     }
 
 
-def rerun_start(pipeline: str, failed_activity: str | None, settings) -> str | None:
-    """Where a rerun of a failed run starts: None = at the failed activity. A failed
-    endpoint job is only tried again by a new invoke, so an endpoint run that failed after
-    Preprocess reruns from `InvokeEndpoint` (with the parameters it is given)."""
+def rerun_start(pipeline: str, outputs: dict, settings) -> str | None:
+    """Where a rerun of a failed (or cancelled) run starts, from that run's outputs (its
+    group's earlier runs' included): None = at what failed. Every ADF run of the endpoint
+    pipeline that succeeds must have invoked its own job, since the glue reads the output of
+    the last ADF run's id. So once a job was invoked, a rerun starts at `InvokeEndpoint` (a
+    failed job is only tried again by a new one, and following a job an earlier run invoked,
+    as after a cancel, would leave its output under that run's id); before that (Preprocess
+    or the invoke failed, or was cancelled) it starts at what failed, which reaches the
+    invoke."""
     if pipeline != settings.adf_endpoint_score_pipeline:
         return None
-    return None if failed_activity in (None, "Preprocess") else INVOKE
+    return INVOKE if INVOKE in outputs else None
 
 
 def endpoint_job(outputs: dict) -> dict | None:

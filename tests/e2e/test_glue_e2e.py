@@ -61,7 +61,10 @@ def test_unlabelled_batch_leads_to_a_score_only_run(stack):
 
 
 def test_unlabelled_batch_scored_on_the_batch_endpoint_a_failed_job_and_its_rerun(stack):
+    """The rerun runs with the failed run's parameters (as in Data Factory), yet its job
+    writes a file of its own, named by its ADF run id, and that file is the one read."""
     from shared.landing.layout import batch_id as batch_id_of
+    from shared.runs import endpoint
 
     services = stack.services()
     if services.ml.read_json("models/champion.json")[0] is None:  # run alone: train first
@@ -69,9 +72,9 @@ def test_unlabelled_batch_scored_on_the_batch_endpoint_a_failed_job_and_its_reru
     blob = stack.land("unlabelled", 300, seed=12, name="e2e-endpoint")
     etag = services.landing.get_blob_client(blob).get_blob_properties().etag.strip('"')
     expected = batch_id_of("unlabelled", [{"name": blob, "etag": etag}])
-    # The endpoint refuses an output file that exists: make the first job's output exist.
-    taken = f"predictions/{expected}/endpoint/{expected}/predictions.csv"
-    services.ml.put(taken, b"someone else's predictions\n")
+    # The first job fails: a broken shard beside the ones Preprocess will write.
+    broken = f"curated/{expected}/part-99999.npz"
+    services.ml.put(broken, b"PK\x03\x04 a broken shard")
 
     started = stack.api.start({"files": [blob], "scoreTarget": "aml-endpoint"})
     (first,) = started["runs"]
@@ -80,29 +83,39 @@ def test_unlabelled_batch_scored_on_the_batch_endpoint_a_failed_job_and_its_reru
     assert (run["pipeline"], run["scoreTarget"], run["status"]) == (
         "score_batch_endpoint", "aml-endpoint", "failed")
     assert run["error"]["activity"] == "WaitForJob"
-    assert "already exists" in run["error"]["message"]  # the job's own error
+    assert "not a zip file" in run["error"]["message"]  # the job's own error
     assert run["endpointJob"]["status"] == "Failed" and run["endpointJob"]["jobId"]
-    assert "already exists" in run["endpointJob"]["error"]
+    (first_adf,) = run["adfRunIds"]
+    taken = endpoint.output_path(expected, first_adf)
+    assert run["endpointOutputPath"] == taken
+    # As if the first job had gone on and written its output after the run gave up on it:
+    # the endpoint refuses an output file that exists.
+    services.ml.put(taken, b"the first job's predictions\n")
+    services.ml.delete(broken)
 
     r = stack.api.request("POST", f"runs/{expected}/rerun")
     assert r.status_code == 202, r.text
     again = stack.api.wait_for_rerun(expected, 2)
     assert again["status"] == "succeeded", again.get("error")
     assert again["instanceId"] == f"{expected}-rerun1"
-    output = f"predictions/{expected}/endpoint/{expected}-rerun1/predictions.csv"
-    assert again["endpointOutputPath"] == output  # a new output path, and it is there
+    assert again["adfRunIds"][0] == first_adf and len(again["adfRunIds"]) == 2
+    new = stack.services().adf.run_status(again["adfRunIds"][-1])
+    old = stack.services().adf.run_status(first_adf)
+    assert new["parameters"] == old["parameters"]  # a rerun has the failed run's parameters
+    output = endpoint.output_path(expected, again["adfRunIds"][-1])
+    assert again["endpointOutputPath"] == output != taken  # a new output path, and it is there
     assert len(services.ml.read_text(output).splitlines()) == 300
-    assert services.ml.read_text(taken) == "someone else's predictions\n"  # untouched
+    assert services.ml.read_text(taken) == "the first job's predictions\n"  # untouched
     job = again["endpointJob"]
     assert job["status"] == "Completed" and job["jobId"] != run["endpointJob"]["jobId"]
     names = [s["name"] for s in again["stages"]]
     assert {"InvokeEndpoint", "WaitForJob", "CheckJob"} <= set(names)
     assert all(s["durationSeconds"] is not None for s in again["stages"]
                if s["name"] in ("InvokeEndpoint", "WaitForJob"))
-    score = again["outputs"]["Score"]  # built by the glue from the endpoint's output file
+    score = again["outputs"]["Score"]  # built by the glue from the rerun job's output file
     assert score["rows"] == 300 and sum(score["classCounts"].values()) == 300
+    assert score["predictionsPath"] == output
     assert "prediction_drift" in {f["kind"] for f in again["checks"]}
-    new = stack.services().adf.run_status(again["adfRunIds"][-1])
     ran_again = {a["name"] for a in new["activities"] if a["status"] != "skipped"
                  and a["start"] and a["start"] >= new["runStart"]}
     assert "InvokeEndpoint" in ran_again and "Preprocess" not in ran_again

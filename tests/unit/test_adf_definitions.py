@@ -24,7 +24,7 @@ PIPELINES = sorted((ADF / "pipeline").glob("*.json"))
 # an Azure ML batch endpoint) has its own test: tests/unit/test_endpoint_pipeline.py.
 ENDPOINT_PIPELINE = "score_batch_endpoint"
 ENDPOINT_PARAMETERS = {"endpoint_uri", "api_version", "poll_interval", "endpoint_input_uri",
-                       "endpoint_output_uri"}
+                       "endpoint_output_folder"}
 CUSTOM_PIPELINES = [p for p in PIPELINES if p.stem != ENDPOINT_PIPELINE]
 LINKED = sorted((ADF / "linkedService").glob("*.json"))
 PARAMETERS = {"batchId", "manifestPath", "codeVersion", "mode", "mlContainer", "trainOptions",

@@ -1,6 +1,6 @@
 """adf/pipeline/score_batch_endpoint.json as the seed describes it: Preprocess on Batch,
 a Web activity invoking the batch endpoint (managed identity, https://ml.azure.com) with
-the input and the output file URIs, an Until polling the job with a Web activity and
+the input folder and an output file of the ADF run's own (its RunId under the output folder), an Until polling the job with a Web activity and
 waiting poll_interval seconds until Completed or Failed, and a Fail with the job's error;
 the activity names are the ones the app reads (`shared.runs.endpoint`)."""
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_parameters_and_the_settings_default_name():
     assert DOC["name"] == load_settings(
         {"STORAGE_CONNECTION_STRING": "x"}).adf_endpoint_score_pipeline
     params = p.parameters
-    for name in ("endpoint_uri", "endpoint_input_uri", "endpoint_output_uri"):
+    for name in ("endpoint_uri", "endpoint_input_uri", "endpoint_output_folder"):
         assert params[name].type.lower() == "string" and params[name].default_value is None
     assert params["poll_interval"].type.lower() == "int"
     assert params["poll_interval"].default_value == 120
@@ -73,9 +73,31 @@ def test_invoke_posts_input_and_output_uris_as_the_factory_identity():
     body = _expr(invoke.body)
     for needle in ('"JobInputType\\":\\"UriFolder', '"JobOutputType\\":\\"UriFile',
                    "pipeline().parameters.endpoint_input_uri",
-                   "pipeline().parameters.endpoint_output_uri"):
+                   "pipeline().parameters.endpoint_output_folder, pipeline().RunId"):
         assert needle.replace("\\", "") in body.replace("\\", "")
     assert invoke.policy.retry == 0  # a repeated invoke would start a second job
+
+
+def test_each_adf_run_writes_the_output_file_the_glue_reads():
+    """The body as Data Factory evaluates it: the output is the glue's `output_path` of the
+    batch and of this ADF run, so a rerun (same parameters, new RunId) gets a new file."""
+    from devstack.adf.expressions import Scope, evaluate_string
+
+    s = load_settings({"STORAGE_CONNECTION_STRING": "x",
+                       "AML_ENDPOINT_URI": "https://glue.westeurope.inference.ml.azure.com/jobs",
+                       "AML_DATASTORE_URI": "azureml://datastores/mldata/paths/"})
+    params = endpoint.pipeline_parameters("unlabelled-x", s)
+    body = DOC["properties"]["activities"][1]["typeProperties"]["body"]["value"]
+    uris = []
+    for run_id in ("run-1", "run-2"):
+        doc = evaluate_string(body, Scope(pipeline={"RunId": run_id}, parameters=params))
+        (out,) = doc["properties"]["OutputData"].values()
+        (inp,) = doc["properties"]["InputData"].values()
+        assert out == {"JobOutputType": "UriFile", "Uri": "azureml://datastores/mldata/paths/"
+                       + endpoint.output_path("unlabelled-x", run_id)}
+        assert inp["Uri"] == "azureml://datastores/mldata/paths/curated/unlabelled-x/"
+        uris.append(out["Uri"])
+    assert uris[0] != uris[1]
 
 
 def test_until_checks_the_job_waits_between_checks_and_fails_with_its_error():

@@ -105,31 +105,41 @@ def test_a_rerun_of_an_endpoint_run_is_refused_once_the_endpoint_settings_are_go
         asyncio.run(start_rerun(Client(), services, record["batchId"]))
 
 
-def test_pipeline_parameters_name_the_curated_input_and_an_output_per_orchestration():
+def test_pipeline_parameters_name_the_curated_input_and_the_batchs_output_folder():
     s = load_settings({**BASE, **AML, "AML_POLL_INTERVAL_SECONDS": "30"})
-    first = endpoint.pipeline_parameters("unlabelled-x", "unlabelled-x", s)
-    assert first == {
+    assert endpoint.pipeline_parameters("unlabelled-x", s) == {
         "endpoint_uri": "https://glue.westeurope.inference.ml.azure.com/jobs",
         "api_version": "2020-09-01-dataplanepreview", "poll_interval": 30,
         "endpoint_input_uri": "azureml://datastores/mldata/paths/curated/unlabelled-x/",
-        "endpoint_output_uri": "azureml://datastores/mldata/paths/predictions/unlabelled-x/"
-                               "endpoint/unlabelled-x/predictions.csv"}
-    rerun = endpoint.pipeline_parameters("unlabelled-x", "unlabelled-x-rerun1", s)
-    assert rerun["endpoint_output_uri"] != first["endpoint_output_uri"]
-    assert rerun["endpoint_output_uri"].endswith(
-        "/" + endpoint.output_path("unlabelled-x", "unlabelled-x-rerun1"))
+        "endpoint_output_folder": "azureml://datastores/mldata/paths/predictions/unlabelled-x/"
+                                  "endpoint/"}
 
 
-@pytest.mark.parametrize("pipeline, failed, start", [
-    ("score_batch_endpoint", "WaitForJob", "InvokeEndpoint"),
-    ("score_batch_endpoint", "InvokeEndpoint", "InvokeEndpoint"),
-    ("score_batch_endpoint", "Preprocess", None),
-    ("score_batch_endpoint", None, None),
-    ("score_only", "Score", None),
-    ("train_and_score", "Train", None),
+@pytest.mark.parametrize("batch_id, adf_run_id, path", [
+    ("unlabelled-x", "run-1", "predictions/unlabelled-x/endpoint/run-1/predictions.csv"),
+    ("unlabelled-x", "run-2", "predictions/unlabelled-x/endpoint/run-2/predictions.csv"),
+    ("unlabelled-y", "run-1", "predictions/unlabelled-y/endpoint/run-1/predictions.csv"),
 ])
-def test_a_rerun_of_an_endpoint_run_invokes_the_endpoint_again(pipeline, failed, start):
-    assert endpoint.rerun_start(pipeline, failed, load_settings(BASE)) == start
+def test_the_output_path_is_one_per_batch_and_adf_run_under_the_batchs_folder(
+        batch_id, adf_run_id, path):
+    assert endpoint.output_path(batch_id, adf_run_id) == path
+    assert path.startswith(endpoint.output_folder(batch_id))
+
+
+INVOKED = {"Preprocess": {"rowsOut": 3}, "InvokeEndpoint": {"name": "batchjob-1"}}
+
+
+@pytest.mark.parametrize("pipeline, outputs, start", [
+    ("score_batch_endpoint", INVOKED, "InvokeEndpoint"),  # the job failed, or was cancelled
+    ("score_batch_endpoint", {**INVOKED, "CheckJob": {"name": "batchjob-1"}}, "InvokeEndpoint"),
+    ("score_batch_endpoint", {"Preprocess": {"rowsOut": 3}}, None),  # the invoke failed
+    ("score_batch_endpoint", {}, None),  # Preprocess failed
+    ("score_only", {"Preprocess": {"rowsOut": 3}}, None),
+    ("train_and_score", {"Preprocess": {"rowsOut": 3}}, None),
+])
+def test_a_rerun_of_an_endpoint_run_whose_job_was_invoked_invokes_the_endpoint_again(
+        pipeline, outputs, start):
+    assert endpoint.rerun_start(pipeline, outputs, load_settings(BASE)) == start
 
 
 def test_the_record_shows_the_endpoint_job():

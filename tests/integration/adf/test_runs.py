@@ -130,7 +130,7 @@ def test_rerun_from_failure_starts_at_the_failed_activity(adf, deploy, tmp_path)
     assert failed["status"] == "failed" and failed["stage"] == "Second"
     flag.write_text("yes")
 
-    again = adf.rerun_from_failure("p_rerun", first["runId"], {"batchId": "b-rerun"})
+    again = adf.rerun_from_failure("p_rerun", first["runId"])
     assert again["runId"] != first["runId"]
     status = wait_for(adf, again["runId"])
     assert status["status"] == "succeeded"
@@ -145,12 +145,41 @@ def test_rerun_from_failure_starts_at_the_failed_activity(adf, deploy, tmp_path)
     assert adf.start_run("p_rerun", "b-rerun", {})["runId"] == again["runId"]
 
 
+def test_a_rerun_runs_with_the_reference_runs_parameters_and_ignores_the_ones_sent(
+        adf, deploy, tmp_path):
+    """Pipelines - Create Run: "If run ID is specified the parameters of the specified run
+    will be used to create a new run." Its own RunId is still its own."""
+    flag = tmp_path / "fixed"
+    deploy(p_params=pipeline([custom(
+        "Use", f"test -f {flag} || exit 1; echo '{{\"target\": "
+        "\"@{pipeline().parameters.target}\", \"run\": \"@{pipeline().RunId}\"}' > outputs.json")],
+        {"target": {"type": "string"}}))
+    first = adf.start_run("p_params", "b-params", {"target": "first"})
+    assert wait_for(adf, first["runId"])["status"] == "failed"
+    flag.write_text("yes")
+
+    created = adf.mgmt.pipelines.create_run(
+        adf.rg, adf.factory, "p_params", reference_pipeline_run_id=first["runId"],
+        is_recovery=True, start_from_failure=True,
+        parameters={"target": "second", "batchId": "b-other"})
+    status = wait_for(adf, created.run_id)
+    assert status["status"] == "succeeded", status
+    assert status["outputs"]["Use"] == {"target": "first", "run": created.run_id}
+    run = adf.mgmt.pipeline_runs.get(adf.rg, adf.factory, created.run_id)
+    assert run.parameters == {"batchId": "b-params", "target": "first"}
+    # a run without a reference still takes the parameters it is given
+    other = adf.mgmt.pipelines.create_run(adf.rg, adf.factory, "p_params",
+                                          parameters={"target": "second", "batchId": "b-2"})
+    assert wait_for(adf, other.run_id)["outputs"]["Use"] == {"target": "second",
+                                                              "run": other.run_id}
+
+
 def test_rerun_of_a_run_that_did_not_fail_is_refused(adf, deploy):
     deploy(p_ok=pipeline([custom("A", "true")]))
     run = adf.start_run("p_ok", "b-ok", {})
     wait_for(adf, run["runId"])
     with pytest.raises(ValueError, match="succeeded"):
-        adf.rerun_from_failure("p_ok", run["runId"], {})
+        adf.rerun_from_failure("p_ok", run["runId"])
 
 
 def test_cancel_of_a_running_run_ends_cancelled_and_kills_its_process(adf, deploy, tmp_path):
@@ -328,8 +357,7 @@ def test_the_rerun_activity_run_twice_starts_one_recovery_run(adf, deploy):
     deploy(p_rerun_once=pipeline([custom("Only", "exit 1")]))
     first = adf.start_run("p_rerun_once", "b-rerun-once", {})
     wait_for(adf, first["runId"])
-    payload = {"batchId": "b-rerun-once", "pipeline": "p_rerun_once", "runId": first["runId"],
-               "parameters": {"batchId": "b-rerun-once"}}
+    payload = {"batchId": "b-rerun-once", "pipeline": "p_rerun_once", "runId": first["runId"]}
     svc = get_services()
     assert svc.adf is adf
     again = rerun_adf_run(svc, payload)
