@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -69,7 +70,7 @@ def _case(stack, mode: str, n: int, day: datetime, timeout: float) -> dict:
         stack.host.stop()
     stack.overrides["RUN_TRACKING"] = mode
     stack.start_host()
-    api = AppClient(stack.host.base_url, stack.host.function_key, timeout=120)
+    api = AppClient(stack.host.base_url, stack.host.function_key, timeout=230)  # Azure's limit
     svc = services(stack)
     prefix = f"unlabelled/{day:%Y/%m/%d}/"
     for i in range(n):
@@ -132,6 +133,7 @@ def run(short: bool = False) -> list[Row]:
                 for j, mode in enumerate(("poll", "watcher")):
                     day = datetime.now(UTC) - timedelta(days=1 + 2 * k + j)
                     results[mode, n] = _case(stack, mode, n, day, timeout=300 + 4 * n)
+                    print(f"# {mode}, {n} runs: {results[mode, n]}", file=sys.stderr, flush=True)
         finally:
             stack.stop()
     for n in sizes:
