@@ -54,9 +54,13 @@ def begin_run(services, payload: dict) -> dict:
     feed = services.feeds.get(batch.feed)
     options = batch.trainOptions if batch.trainOptions is not None else default_train_options(
         feed, s)
+    records = RunRecords(services.state)
+    # A rerun runs with its failed run's parameters (Data Factory takes a rerun's from its
+    # reference run), so its record keeps the code version that run used, not today's.
+    code = (records.get(batch.batchId) or {}).get("codeVersion") if batch.rerunOf else None
     parameters = {
         "batchId": batch.batchId, "manifestPath": batch.manifestPath,
-        "codeVersion": resolve_code_version(services), "mode": batch.mode,
+        "codeVersion": code or resolve_code_version(services), "mode": batch.mode,
         "mlContainer": s.ml_container, "trainOptions": json.dumps(options),
     }
     target = endpoint.score_target(batch, s)
@@ -66,7 +70,7 @@ def begin_run(services, payload: dict) -> dict:
         parameters.update(endpoint.pipeline_parameters(batch.batchId, s))
         # this orchestration's job and output (its last ADF run's), once the run ends
         scoring.update(endpointOutputPath=None, endpointJob=None)
-    RunRecords(services.state).update(batch.batchId, {
+    records.update(batch.batchId, {
         **batch.run_fields(), "pipeline": pipeline, "instanceId": instance_id,
         "status": "running", "codeVersion": parameters["codeVersion"], "trainOptions": options,
         "startedAt": datetime.now(UTC).isoformat(), **scoring,

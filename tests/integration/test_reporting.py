@@ -69,3 +69,4 @@ def test_a_run_whose_feed_left_the_feeds_file_is_recorded_unjudged(app_env):
     record = RunRecords(services.state).get(result["batchId"])
     assert record["status"] == "succeeded" and record["feed"] == "churn"
     assert "feed 'churn' is not declared" in record["notJudged"]
+
