@@ -6,7 +6,9 @@ Served: factories (get/put), linked services, datasets and pipelines (put/get/li
 `queryActivityruns` (filters, `lastUpdatedAfter`/`Before`, `orderBy`, continuation token).
 Every request needs `Authorization: Bearer <anything>` (401 otherwise, as ARM); unknown paths
 get ARM-style error JSON. `/_emulator/...` is a test hook (health, injected faults, the
-operations log) that a real factory does not have.
+operations log) that a real factory does not have. A fault (`POST /_emulator/faults` with
+`method`, `pathContains`, `status`, `count`, `retryAfter`, `code`) answers in place of the
+request, or with `afterHandling: true` after carrying it out (an answer lost on the way).
 
 Every authorized request is logged as the Azure RBAC operation a real factory would check
 (`Microsoft.DataFactory/factories/pipelines/createrun/action`, ...; `operation_of`), so
@@ -241,10 +243,20 @@ class Api:
                              "Authentication failed. The 'Authorization' header is missing or "
                              "is not a bearer token."), {}
         fault = self._take_fault(method, path)
-        if fault:
-            extra = {"Retry-After": str(fault["retryAfter"])} if "retryAfter" in fault else {}
-            return fault["status"], _err(fault.get("code", "InjectedFault"),
-                                         "injected by the emulator's test hook"), extra
+        if fault and not fault.get("afterHandling"):
+            return self._fault_answer(fault)
+        answer = self._route(method, path, query, body)
+        # afterHandling: the request took effect and its answer was lost (a timeout after
+        # ARM accepted a create), which is what makes a retried start look for its run
+        return self._fault_answer(fault) if fault else answer
+
+    @staticmethod
+    def _fault_answer(fault: dict) -> tuple[int, object, dict]:
+        extra = {"Retry-After": str(fault["retryAfter"])} if "retryAfter" in fault else {}
+        return fault["status"], _err(fault.get("code", "InjectedFault"),
+                                     "injected by the emulator's test hook"), extra
+
+    def _route(self, method: str, path: str, query: dict, body) -> tuple[int, object, dict]:
         for m, pattern, handler in ROUTES:
             match = pattern.match(path)
             if match and m == method:

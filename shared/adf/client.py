@@ -232,16 +232,23 @@ class AdfClient:
 
     # --- runs ------------------------------------------------------------------------------
     def start_run(self, pipeline: str, batch_id: str, parameters: dict,
-                  lookback_hours: float = RUN_LOOKBACK_HOURS) -> dict:
+                  lookback_hours: float = RUN_LOOKBACK_HOURS, first_try: bool = False) -> dict:
         """Start `pipeline` for `batch_id` unless a run for that batch already exists (any
-        status but cancelled, within `lookback_hours`): {"runId", "created", "status"}."""
+        status but cancelled, updated within `lookback_hours`): {"runId", "created",
+        "status"}. Looking is one `queryPipelineRuns` over every run of the pipeline in the
+        window (ADF filters on no parameter), so `first_try` (the caller knows no earlier
+        call can have created one) skips it on the first attempt; a retried attempt always
+        looks, as the failed create may have reached ADF."""
         params = dict(parameters or {})
         if str(params.setdefault("batchId", batch_id)) != str(batch_id):
             raise ValueError(f"parameters batchId {params['batchId']!r} differs from "
                              f"batch_id {batch_id!r}")
+        tries = []
 
         def attempt() -> dict:
-            existing = self.find_run(pipeline, batch_id, lookback_hours)
+            tries.append(attempt)
+            look = not (first_try and len(tries) == 1)
+            existing = self.find_run(pipeline, batch_id, lookback_hours) if look else None
             if existing is not None:
                 log.info("batch %s: reusing ADF run %s of %s (%s)", batch_id,
                          existing["runId"], pipeline, existing["status"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.adf.client import RUN_LOOKBACK_HOURS
 from shared.checks.profile import PREDICTIONS
@@ -18,6 +18,8 @@ from shared.runs.ml_layout import CODE_POINTER
 from shared.runs.records import RunRecords
 
 log = logging.getLogger(__name__)
+
+START_CLOCK_SKEW = timedelta(minutes=10)  # the app's clock against Data Factory's
 
 def resolve_code_version(services) -> str:
     """CODE_VERSION, or for `latest` the version `training.package` last uploaded."""
@@ -57,7 +59,8 @@ def begin_run(services, payload: dict) -> dict:
     records = RunRecords(services.state)
     # A rerun runs with its failed run's parameters (Data Factory takes a rerun's from its
     # reference run), so its record keeps the code version that run used, not today's.
-    code = (records.get(batch.batchId) or {}).get("codeVersion") if batch.rerunOf else None
+    existing = records.get(batch.batchId)
+    code = (existing or {}).get("codeVersion") if batch.rerunOf else None
     parameters = {
         "batchId": batch.batchId, "manifestPath": batch.manifestPath,
         "codeVersion": code or resolve_code_version(services), "mode": batch.mode,
@@ -71,6 +74,8 @@ def begin_run(services, payload: dict) -> dict:
         # this orchestration's job and output (its last ADF run's), once the run ends
         scoring.update(endpointOutputPath=None, endpointJob=None)
     records.update(batch.batchId, {
+        # a new record: no ADF start tried yet (`start_adf_run`); an existing one keeps its
+        **({"adfStartTriedAt": None} if existing is None else {}),
         **batch.run_fields(), "pipeline": pipeline, "instanceId": instance_id,
         "status": "running", "codeVersion": parameters["codeVersion"], "trainOptions": options,
         "startedAt": datetime.now(UTC).isoformat(), **scoring,
@@ -89,9 +94,25 @@ def begin_run(services, payload: dict) -> dict:
 
 
 def start_adf_run(services, payload: dict) -> dict:
-    started = services.adf.start_run(payload["pipeline"], payload["batchId"],
-                                     payload["parameters"])
-    RunRecords(services.state).add_adf_run(payload["batchId"], started["runId"])
+    """Start the batch's ADF run exactly once. Write-ahead: the record says when a start was
+    first tried (`adfStartTriedAt`, None from `begin_run` until then), so the first try
+    creates without looking (a look reads every run of the pipeline in its window), and a
+    retry, which may follow a create ADF accepted, looks back only to that moment. A record
+    written before this field existed looks back the whole RUN_LOOKBACK_HOURS."""
+    records, batch_id = RunRecords(services.state), payload["batchId"]
+    record = records.get(batch_id) or {}
+    look: dict = {}
+    if "adfStartTriedAt" in record:
+        tried = record["adfStartTriedAt"]
+        if tried is None:
+            tried = datetime.now(UTC).isoformat()
+            records.update(batch_id, {"adfStartTriedAt": tried})
+            look["first_try"] = True
+        since = datetime.fromisoformat(tried) - START_CLOCK_SKEW
+        look["lookback_hours"] = (datetime.now(UTC) - since).total_seconds() / 3600
+    started = services.adf.start_run(payload["pipeline"], batch_id, payload["parameters"],
+                                     **look)
+    records.add_adf_run(batch_id, started["runId"])
     log.info("batch %s: ADF run %s (%s)", payload["batchId"], started["runId"],
              "created" if started["created"] else "already existed")
     return started

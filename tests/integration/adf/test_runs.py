@@ -365,3 +365,63 @@ def test_the_rerun_activity_run_twice_starts_one_recovery_run(adf, deploy):
     group = [r for r in adf.query_runs(1, pipeline="p_rerun_once")
              if r.get("runGroupId") == first["runId"]]
     assert sorted(r["runId"] for r in group) == sorted([first["runId"], again["runId"]])
+
+
+def _counts(emulator) -> dict:
+    import requests
+
+    r = requests.get(f"{emulator.endpoint}/_emulator/counts", verify=str(emulator.ca_file),
+                     timeout=10)
+    return {op.rsplit("/", 2)[-2]: n for op, n in r.json()["value"].items()}
+
+
+def test_a_first_start_creates_without_looking_and_a_retried_one_finds_its_run(
+        adf, deploy, emulator):
+    """The start activity's write-ahead: a first try reads no run list (a look reads every
+    run of the pipeline in its window); the activity run again after ADF accepted the
+    create finds that run instead of starting a second one."""
+    import requests
+
+    from shared.runs.activities import start_adf_run
+    from shared.runs.records import RunRecords
+    from shared.services import get_services
+
+    deploy(p_once=pipeline([custom("A", "true")]))
+    svc = get_services()
+    records = RunRecords(svc.state)
+    records.update("b-once", {"status": "running", "adfStartTriedAt": None})  # as begin_run
+    payload = {"batchId": "b-once", "pipeline": "p_once", "parameters": {}}
+    requests.delete(f"{emulator.endpoint}/_emulator/counts", verify=str(emulator.ca_file),
+                    timeout=10)
+    first = start_adf_run(svc, payload)
+    assert first["created"] is True and "querypipelineruns" not in _counts(emulator)
+    again = start_adf_run(svc, payload)  # Durable ran the activity again
+    assert again["runId"] == first["runId"] and again["created"] is False
+    assert _counts(emulator)["querypipelineruns"] >= 1
+    assert records.get("b-once")["adfRunIds"] == [first["runId"]]
+
+
+def test_a_create_whose_answer_was_lost_is_found_by_the_next_attempt(adf, deploy, emulator):
+    import requests
+
+    deploy(p_lost=pipeline([custom("A", "true")]))
+    requests.post(f"{emulator.endpoint}/_emulator/faults", json={
+        "method": "POST", "pathContains": "pipelines/p_lost/createRun", "status": 500,
+        "afterHandling": True}, verify=str(emulator.ca_file), timeout=10).raise_for_status()
+    started = adf.start_run("p_lost", "b-lost", {}, first_try=True, lookback_hours=1)
+    runs = [r for r in adf.query_runs(1, pipeline="p_lost")
+            if r["parameters"].get("batchId") == "b-lost"]
+    assert [r["runId"] for r in runs] == [started["runId"]] and started["created"] is False
+
+
+def test_a_record_from_before_the_write_ahead_still_looks_before_starting(adf, deploy):
+    from shared.runs.activities import start_adf_run
+    from shared.runs.records import RunRecords
+    from shared.services import get_services
+
+    deploy(p_old=pipeline([custom("A", "true")]))
+    earlier = adf.start_run("p_old", "b-old", {})  # the old code's start, before a crash
+    svc = get_services()
+    RunRecords(svc.state).update("b-old", {"status": "running"})  # no adfStartTriedAt
+    again = start_adf_run(svc, {"batchId": "b-old", "pipeline": "p_old", "parameters": {}})
+    assert again["runId"] == earlier["runId"] and again["created"] is False
