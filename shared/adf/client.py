@@ -243,11 +243,11 @@ class AdfClient:
         if str(params.setdefault("batchId", batch_id)) != str(batch_id):
             raise ValueError(f"parameters batchId {params['batchId']!r} differs from "
                              f"batch_id {batch_id!r}")
-        tries = []
+        tries = [0]
 
         def attempt() -> dict:
-            tries.append(attempt)
-            look = not (first_try and len(tries) == 1)
+            tries[0] += 1
+            look = not (first_try and tries[0] == 1)
             existing = self.find_run(pipeline, batch_id, lookback_hours) if look else None
             if existing is not None:
                 log.info("batch %s: reusing ADF run %s of %s (%s)", batch_id,

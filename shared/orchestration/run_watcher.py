@@ -5,9 +5,8 @@ factory, changes handed to their owners as `run_changed` events: `shared.runs.wa
 `starters.watch_and_hand_over`), a durable timer to the interval the activity asks
 (WATCH_INTERVAL_SECONDS, longer while ARM's read budget is low) counted from when the look
 began, so a long look (many runs ending together) does not push every later look back,
-then continue-as-new
-carrying the window, the tracked runs and the changes not yet handed over: the
-history holds one cycle at most.
+then continue-as-new carrying the window, the tracked runs and the changes not yet handed
+over: the history holds one cycle at most.
 With RUN_TRACKING=poll the activity answers `stop` and the watcher ends."""
 from __future__ import annotations
 

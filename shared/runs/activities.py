@@ -74,7 +74,7 @@ def begin_run(services, payload: dict) -> dict:
         # this orchestration's job and output (its last ADF run's), once the run ends
         scoring.update(endpointOutputPath=None, endpointJob=None)
     records.update(batch.batchId, {
-        # a new record: no ADF start tried yet (`start_adf_run`); an existing one keeps its
+        # a new record: no ADF start tried yet (`start_adf_run`); an existing one keeps its own
         **({"adfStartTriedAt": None} if existing is None else {}),
         **batch.run_fields(), "pipeline": pipeline, "instanceId": instance_id,
         "status": "running", "codeVersion": parameters["codeVersion"], "trainOptions": options,
