@@ -279,3 +279,26 @@ def test_the_engine_keeps_no_per_instance_state_once_instances_finish():
         assert engine._cache == {}
     finally:
         engine.stop()
+
+
+def test_the_memory_debug_hook_is_off_by_default_and_dumps_on_sigusr1(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from devstack.host import memdebug
+
+    before = signal.getsignal(signal.SIGUSR1)
+    monkeypatch.delenv(memdebug.ENV, raising=False)
+    memdebug.install()
+    assert signal.getsignal(signal.SIGUSR1) is before  # nothing installed without the setting
+    monkeypatch.setenv(memdebug.ENV, str(tmp_path))
+    monkeypatch.delenv(memdebug.TRACE_ENV, raising=False)
+    try:
+        memdebug.install()
+        os.kill(os.getpid(), signal.SIGUSR1)  # the handler runs before kill returns here
+        rows = (tmp_path / "stats.tsv").read_text().splitlines()
+        assert len(rows) == 2 and rows[0].startswith("n\ttime\trss_kb")
+        assert int(rows[1].split("\t")[2]) > 0  # RSS in kB
+        assert "\tdict\n" in (tmp_path / "types-1.txt").read_text()
+    finally:
+        signal.signal(signal.SIGUSR1, before)
