@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    from devstack.host import memdebug
+
+    memdebug.install()  # DEVSTACK_HOST_MEMDEBUG only: off by default
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("azure.core.pipeline.policies.http_logging_policy", "azure.storage"):

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from devstack.host.durable import core
 from devstack.host.durable.history import now_utc, parse_iso
@@ -46,7 +47,7 @@ class DurableEngine:
         self._orch_pool = ThreadPoolExecutor(max_orchestrators, thread_name_prefix="orch")
         self._act_pool = ThreadPoolExecutor(max_activities, thread_name_prefix="activity")
         self._glock = threading.Lock()
-        self._locks: dict[str, threading.RLock] = {}
+        self._locks: dict[str, list] = {}  # instance id -> [RLock, holders + waiters]
         self._cache: dict[str, tuple[dict, str]] = {}
         self._running: set[str] = set()
         self._timers: list = []
@@ -277,12 +278,24 @@ class DurableEngine:
 
     # --- records -------------------------------------------------------------------------
 
-    def _lock(self, instance_id: str) -> threading.RLock:
+    @contextmanager
+    def _lock(self, instance_id: str):
+        """Hold the instance's lock. The lock exists only while someone holds or waits for
+        it: a table of one lock per instance ever seen (each status query and sealer
+        window adds one) would grow for as long as the host runs."""
         with self._glock:
-            lock = self._locks.get(instance_id)
-            if lock is None:
-                lock = self._locks[instance_id] = threading.RLock()
-            return lock
+            entry = self._locks.get(instance_id)
+            if entry is None:
+                entry = self._locks[instance_id] = [threading.RLock(), 0]
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._glock:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._locks[instance_id]
 
     def _load(self, instance_id: str) -> dict | None:
         return self._load_with_etag(instance_id)[0]

@@ -11,10 +11,12 @@ import azure.durable_functions as df
 import pytest
 
 from devstack.host.config import ConfigError, HostConfig, parse_watch, resolve
+from devstack.host.durable.engine import DurableEngine
 from devstack.host.durable.history import iso
 from devstack.host.durable.simulate import Simulator
 from devstack.host.keys import load_or_create
 from devstack.host.routes import Route
+from devstack.host.store import ConcurrencyError
 from devstack.host.watcher import SeenBlob, initial_state, record_delivered, select_new
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -164,6 +166,11 @@ def changes_its_mind(context):
     return "done"
 
 
+@app.orchestration_trigger(context_name="context")
+def echo_once(context):
+    return (yield context.call_activity("echo", context.get_input()))
+
+
 ORCHESTRATORS = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
 
 
@@ -205,3 +212,93 @@ def test_an_orchestrator_that_replays_differently_fails_naming_non_determinism()
     sim.run()
     assert rec["runtimeStatus"] == "Failed"
     assert "Non-deterministic workflow detected" in rec["output"]
+
+
+# --- the Durable engine keeps nothing per finished instance ----------------------------------
+
+class MemoryHubStore:
+    """HubStore's instance-record interface over a dict (ETags are a counter)."""
+
+    task_hub = "memory"
+
+    def __init__(self):
+        self.blobs: dict[str, tuple[str, str]] = {}
+        self.writes = 0
+
+    def ensure(self):
+        return self
+
+    def load(self, instance_id):
+        found = self.blobs.get(instance_id)
+        return (None, None) if found is None else (json.loads(found[0]), found[1])
+
+    def save(self, rec, etag):
+        current = self.blobs.get(rec["instanceId"])
+        if (current[1] if current else None) != etag:
+            raise ConcurrencyError(f"instance {rec['instanceId']!r} was changed")
+        self.writes += 1
+        self.blobs[rec["instanceId"]] = (json.dumps(rec), str(self.writes))
+        return str(self.writes)
+
+    def delete(self, instance_id):
+        return self.blobs.pop(instance_id, None) is not None
+
+    def list_instances(self, prefix=""):
+        for instance_id in sorted(self.blobs):
+            if instance_id.startswith(prefix):
+                rec = json.loads(self.blobs[instance_id][0])
+                yield instance_id, {"runtimestatus": rec["runtimeStatus"]}
+
+    def active_instance_ids(self):
+        return [i for i, m in self.list_instances()
+                if m["runtimestatus"] not in ("Completed", "Failed", "Terminated")]
+
+
+def test_the_engine_keeps_no_per_instance_state_once_instances_finish():
+    """A host that runs for days runs instances without end: what the engine holds in memory
+    for an instance (its lock, its cached record, its place in the running set) must go
+    when the instance finishes, and a status query of a finished one must add nothing."""
+    import time
+
+    engine = DurableEngine(MemoryHubStore(), ORCHESTRATORS, {"echo": lambda x: x},
+                           max_orchestrators=4, max_activities=4).start()
+    ids = [f"run-{i:03}" for i in range(30)]
+    try:
+        for instance_id in ids:
+            engine.start_new("echo_once", instance_id, json.dumps(instance_id))
+        deadline = time.monotonic() + 30
+        while not all(engine.get(i)["runtimeStatus"] == "Completed" for i in ids):
+            assert time.monotonic() < deadline, "instances did not complete within 30 s"
+            time.sleep(0.05)
+        assert engine.get(ids[0])["output"] == ids[0]
+        engine.list_records()  # what the Durable API's list/query does
+        while engine._running:  # an episode notices it has nothing left just after saving
+            assert time.monotonic() < deadline, f"still running: {engine._running}"
+            time.sleep(0.05)
+        assert engine._locks == {}
+        assert engine._cache == {}
+    finally:
+        engine.stop()
+
+
+def test_the_memory_debug_hook_is_off_by_default_and_dumps_on_sigusr1(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from devstack.host import memdebug
+
+    before = signal.getsignal(signal.SIGUSR1)
+    monkeypatch.delenv(memdebug.ENV, raising=False)
+    memdebug.install()
+    assert signal.getsignal(signal.SIGUSR1) is before  # nothing installed without the setting
+    monkeypatch.setenv(memdebug.ENV, str(tmp_path))
+    monkeypatch.delenv(memdebug.TRACE_ENV, raising=False)
+    try:
+        memdebug.install()
+        os.kill(os.getpid(), signal.SIGUSR1)  # the handler runs before kill returns here
+        rows = (tmp_path / "stats.tsv").read_text().splitlines()
+        assert len(rows) == 2 and rows[0].startswith("n\ttime\trss_kb")
+        assert int(rows[1].split("\t")[2]) > 0  # RSS in kB
+        assert "\tdict\n" in (tmp_path / "types-1.txt").read_text()
+    finally:
+        signal.signal(signal.SIGUSR1, before)
