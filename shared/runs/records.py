@@ -7,10 +7,16 @@ and the freshness monitor.
                                  metadata `kind`, `status` and `feed` (rewritten with the record),
                                  so a filtered list reads only the records it returns
     runs-active/<batchId>        present while the run is in progress (stuck-run checks)
+    runs-finished/<feed>/<kind>/<inverted time>-<batchId>   empty markers of finished runs,
+                                 so the checks' history (the newest finished runs of a feed
+                                 and kind) is one short listing, however many runs are in
+                                 progress (each of them is an entry of `runs-index/` to list
+                                 past)
 
 Listing costs one index listing call per 100 entries plus the records returned (read in
 parallel), whatever the number of records kept; retention (`shared.runs.retention`) keeps
-that number bounded.
+that number bounded. Every entry is checked against its record when read, so an entry that
+is out of date (a failed run rerun under its batch id is running again) is skipped.
 
 Updates are read-modify-write with an etag condition, retried on conflict, so concurrent
 writers (an activity that runs twice, the API) never lose each other's fields.
@@ -22,21 +28,36 @@ from datetime import UTC, datetime
 
 from shared.settings import DEFAULT_FEED
 
-RUNS, INDEX, ACTIVE = "runs/", "runs-index/", "runs-active/"
+RUNS, INDEX, ACTIVE, FINISHED = "runs/", "runs-index/", "runs-active/", "runs-finished/"
 TERMINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
 _MAX_TIME = 10**10
 _READERS = 8  # records read at once by `recent`
 
 
+def _entry(created_at: str | datetime, batch_id: str) -> str:
+    """An entry's name under its index's prefix: newest first when listed."""
+    ts = int((created_at if isinstance(created_at, datetime)
+              else datetime.fromisoformat(created_at)).timestamp())
+    return f"{_MAX_TIME - ts:011d}-{batch_id}"
+
+
 def _index_name(created_at: str, batch_id: str) -> str:
-    ts = int(datetime.fromisoformat(created_at).timestamp())
-    return f"{INDEX}{_MAX_TIME - ts:011d}-{batch_id}"
+    return INDEX + _entry(created_at, batch_id)
 
 
-def index_entry(name: str) -> tuple[datetime, str] | None:
-    """(created time, batch id) of an index entry's blob name; None for a blob under the
-    index that is not an entry (put there by hand): it is skipped, never a failure."""
-    inverted, _, batch_id = name[len(INDEX):].partition("-")
+def finished_prefix(feed: str, kind: str) -> str:
+    return f"{FINISHED}{feed}/{kind}/"
+
+
+def finished_name(created_at: str | datetime, batch_id: str, feed: str, kind: str) -> str:
+    """The finished-runs index entry of a run (of `feed` and `kind`)."""
+    return finished_prefix(feed, kind) + _entry(created_at, batch_id)
+
+
+def index_entry(name: str, prefix: str = INDEX) -> tuple[datetime, str] | None:
+    """(created time, batch id) of an index entry's blob name under `prefix`; None for a
+    blob there that is not an entry (put there by hand): it is skipped, never a failure."""
+    inverted, _, batch_id = name[len(prefix):].partition("-")
     if not (len(inverted) == 11 and inverted.isascii() and inverted.isdigit() and batch_id
             and int(inverted) <= _MAX_TIME):
         return None
@@ -101,6 +122,9 @@ class RunRecords:
             "kind": str(record.get("kind") or ""), "status": str(record.get("status") or ""),
             "feed": feed_of(record)})
         if record.get("status") in TERMINAL:
+            if record.get("kind"):  # on every write, so a crash before it is made up for
+                self.state.put(finished_name(record["createdAt"], batch_id, feed_of(record),
+                                             str(record["kind"])), b"")
             self.state.delete(ACTIVE + batch_id)
         else:
             self.state.put(ACTIVE + batch_id, b"")
@@ -108,15 +132,33 @@ class RunRecords:
 
     def recent(self, limit: int = 20, kind: str | None = None,
                finished_only: bool = False, feed: str | None = None) -> list[dict]:
-        """Records newest first (of one `feed`, kind, finished only): index entries filtered
-        on their metadata, then only the records that may be returned are read, `_READERS`
-        at a time."""
+        """Records newest first (of one `feed`, kind, finished only). The finished runs of a
+        feed and kind come from their own index; when it holds fewer than `limit` (runs
+        finished before it existed are not in it) the main index is walked, and what that
+        finds is entered in the finished index, so the next read finds it there."""
+        if not (finished_only and kind and feed):
+            return self._walk(INDEX, limit, kind, finished_only, feed)
+        found = self._walk(finished_prefix(feed, kind), limit, kind, True, feed)
+        if len(found) >= limit:
+            return found
+        walked = self._walk(INDEX, limit, kind, True, feed)
+        known = {r["batchId"] for r in found}
+        for r in walked:
+            if r.get("batchId") not in known and r.get("createdAt"):
+                self.state.put(finished_name(r["createdAt"], r["batchId"], feed, kind), b"")
+        return walked
+
+    def _walk(self, prefix: str, limit: int, kind: str | None, finished_only: bool,
+              feed: str | None) -> list[dict]:
+        """The records of an index's entries, newest first: entries filtered on their
+        metadata, then only the records that may be returned are read, `_READERS` at a
+        time, and checked."""
         out: list[dict] = []
         candidates: list[str] = []
-        entries = self.state.list(INDEX, results_per_page=100, include=["metadata"])
+        entries = self.state.list(prefix, results_per_page=100, include=["metadata"])
         with ThreadPoolExecutor(_READERS) as pool:
             for marker in entries:
-                entry = index_entry(marker.name)
+                entry = index_entry(marker.name, prefix)
                 if entry and _wanted(marker.metadata, kind, finished_only, feed):
                     candidates.append(entry[1])
                 if len(candidates) >= limit - len(out):

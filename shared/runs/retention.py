@@ -4,12 +4,12 @@ once it is older than RETENTION_DAYS (the Durable instances are purged beside it
 
 Per expired run: its file claims (only those whose landing file no longer has the claimed
 content: a claim on a file still in the landing zone is what keeps it from being processed
-twice), its active marker, its record, then its manifest and last its index entry. While a
-claim is kept, its manifest and index entry stay too: the claim names the batch, and a
-request naming that file is answered from the manifest (its run, not started again); each
-later pass looks at the claims again until their files are gone. The index drives the pass,
-so a pass that crashes half-way leaves the entry and the next pass finishes the job; every
-delete is idempotent.
+twice), its active marker, its finished-runs entry, its record, then its manifest and last
+its index entry. While a claim is kept, its manifest and index entry stay too: the claim
+names the batch, and a request naming that file is answered from the manifest (its run, not
+started again); each later pass looks at the claims again until their files are gone. The
+index drives the pass, so a pass that crashes half-way leaves the entry and the next pass
+finishes the job; every delete is idempotent.
 
 Kept whatever their age: runs that are not finished (never touched), and the newest
 CHECK_HISTORY_WINDOW finished runs of each feed and kind (the checks judge a run against
@@ -22,7 +22,16 @@ import logging
 from datetime import datetime, timedelta
 
 from shared.landing.detection import claim_blob, manifest_blob
-from shared.runs.records import ACTIVE, INDEX, RUNS, TERMINAL, RunRecords, index_entry
+from shared.runs.records import (
+    ACTIVE,
+    INDEX,
+    RUNS,
+    TERMINAL,
+    RunRecords,
+    feed_of,
+    finished_name,
+    index_entry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +73,7 @@ def purge_state(services, now: datetime) -> dict:
                  for r in records.recent(feed.settings.check_history_window, kind=kind,
                                          finished_only=True, feed=feed.name)}
     done = kept = claims_kept = 0
-    for entry in list(state.list(INDEX)):
+    for entry in list(state.list(INDEX, include=["metadata"])):
         parsed = index_entry(entry.name)
         if parsed is None:
             continue  # not an entry of ours
@@ -83,6 +92,12 @@ def purge_state(services, now: datetime) -> dict:
             else:
                 state.delete(claim_blob(f["name"], f["etag"]))
         state.delete(ACTIVE + batch_id)
+        # Its feed and kind from the record, or (a pass that crashed after deleting it)
+        # from the index entry's metadata.
+        meta = record or {"feed": (entry.metadata or {}).get("feed"),
+                          "kind": (entry.metadata or {}).get("kind")}
+        if meta.get("kind"):
+            state.delete(finished_name(created, batch_id, feed_of(meta), str(meta["kind"])))
         state.delete(f"{RUNS}{batch_id}.json")
         claims_kept += claimed
         done += record is not None or not claimed  # a later pass at kept claims is no expiry

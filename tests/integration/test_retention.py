@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.landing.detection import claim_blob, manifest_blob
 from shared.orchestration.starters import apply_retention
-from shared.runs.records import INDEX, RunRecords
+from shared.runs.records import FINISHED, INDEX, RunRecords
 from shared.services import get_services
 
 NOW = datetime.now(UTC)
@@ -66,6 +66,10 @@ def test_retention_removes_expired_runs_and_keeps_what_is_still_needed(app_env, 
     assert {b.name[len(INDEX):].partition("-")[2] or b.name for b in state.list(INDEX)} == {
         "old-a", "new-c", "old-running", "old-e", f"{INDEX}notes.txt"}
     assert state.read_json("runs/old-a.json") == (None, None)
+    # The finished-runs index keeps the finished runs kept, nothing else (old-b's entry goes
+    # too: its feed and kind come from its index entry once its record is gone).
+    assert {b.name.rsplit("/", 1)[1].partition("-")[2] for b in state.list(FINISHED)} == {
+        "new-c", "old-e"}
     assert state.read_json(manifest_blob("old-a"))[0]["batchId"] == "old-a"
     assert state.read_json(manifest_blob("old-b")) == (None, None)
     assert state.read_json(manifest_blob("old-running"))[0] is not None

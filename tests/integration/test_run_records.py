@@ -1,8 +1,9 @@
 import threading
 from datetime import UTC, datetime, timedelta
 
-from shared.runs.records import RunRecords
+from shared.runs.records import FINISHED, INDEX, RunRecords
 from shared.services import get_services
+from shared.settings import DEFAULT_FEED
 
 
 def test_records_merge_updates_and_list_newest_first(app_env):
@@ -30,3 +31,70 @@ def test_concurrent_updates_lose_nothing(app_env):
         t.join()
     record = rr.get("c")
     assert all(record[f"k{i}"] == i for i in range(8))
+
+
+def _listed_prefixes(monkeypatch, state) -> list[str]:
+    """The prefixes `state` lists from now on (the listing is still Azurite's)."""
+    prefixes, real = [], state.list
+
+    def listing(prefix, **kw):
+        prefixes.append(prefix)
+        return real(prefix, **kw)
+
+    monkeypatch.setattr(state, "list", listing)
+    return prefixes
+
+
+def _finish(rr, batch_id: str, created: datetime, kind: str = "labelled", **more) -> None:
+    rr.update(batch_id, {"kind": kind, "status": "running", "createdAt": created.isoformat(),
+                         **more})
+    rr.update(batch_id, {"status": "succeeded"})
+
+
+def test_finished_history_is_one_short_listing_however_many_runs_are_in_progress(
+        app_env, monkeypatch):
+    """The checks' history read: with 150 runs in progress (newer than every finished one),
+    the newest finished runs of a feed and kind come from the finished-runs index alone."""
+    state = get_services().state
+    rr = RunRecords(state)
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    for i in range(6):
+        _finish(rr, f"done{i}", base + timedelta(minutes=i))
+    _finish(rr, "other-kind", base + timedelta(minutes=30), kind="unlabelled")
+    _finish(rr, "other-feed", base + timedelta(minutes=31), feed="second")
+    for i in range(150):
+        rr.update(f"busy{i:03}", {"kind": "labelled", "status": "running",
+                                  "createdAt": (base + timedelta(hours=1, seconds=i)).isoformat()})
+    listed = _listed_prefixes(monkeypatch, state)
+    got = rr.recent(4, kind="labelled", finished_only=True, feed=DEFAULT_FEED)
+    assert [r["batchId"] for r in got] == ["done5", "done4", "done3", "done2"]
+    assert listed == [f"{FINISHED}{DEFAULT_FEED}/labelled/"]
+    assert [r["batchId"] for r in rr.recent(5, kind="labelled", finished_only=True,
+                                            feed="second")] == ["other-feed"]
+
+
+def test_runs_finished_before_the_finished_index_are_found_and_then_indexed(
+        app_env, monkeypatch):
+    """An upgrade: runs that finished before the finished-runs index existed have no entry
+    there. The short index falls back to the main one (nothing missed), and enters what it
+    found, so the next read needs no fallback. An entry out of date (a failed run rerun
+    under its batch id is running again) is skipped."""
+    state = get_services().state
+    rr = RunRecords(state)
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    for i in range(4):
+        _finish(rr, f"old{i}", base + timedelta(minutes=i))
+    for blob in list(state.list(FINISHED)):  # as written by the version before the index
+        state.delete(blob.name)
+    _finish(rr, "new", base + timedelta(hours=1))
+    listed = _listed_prefixes(monkeypatch, state)
+    first = rr.recent(3, kind="labelled", finished_only=True, feed=DEFAULT_FEED)
+    assert [r["batchId"] for r in first] == ["new", "old3", "old2"]
+    assert listed == [f"{FINISHED}{DEFAULT_FEED}/labelled/", INDEX]
+    listed.clear()
+    assert rr.recent(3, kind="labelled", finished_only=True, feed=DEFAULT_FEED) == first
+    assert listed == [f"{FINISHED}{DEFAULT_FEED}/labelled/"]
+
+    rr.update("new", {"status": "running"})  # rerun: its finished entry is now out of date
+    again = rr.recent(3, kind="labelled", finished_only=True, feed=DEFAULT_FEED)
+    assert [r["batchId"] for r in again] == ["old3", "old2", "old1"]
