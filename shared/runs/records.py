@@ -16,13 +16,24 @@ and the freshness monitor.
 Listing costs one index listing call per 100 entries plus the records returned (read in
 parallel), whatever the number of records kept; retention (`shared.runs.retention`) keeps
 that number bounded. Every entry is checked against its record when read, so an entry that
-is out of date (a failed run rerun under its batch id is running again) is skipped.
+is out of date is skipped.
+
+The finished records read through their index are kept in memory (the newest
+`_CACHED`), under their entry's etag: every write of a finished record puts its entry
+again, after the record, so a record written since comes with a new etag and is read
+afresh. A rerun (a failed run started again under its batch id) deletes its entry on each
+write while it runs, so no copy of its old finished record is served. With many runs
+ending together, each judged against the same newest finished runs, most of the history
+reads are then memory reads.
 
 Updates are read-modify-write with an etag condition, retried on conflict, so concurrent
 writers (an activity that runs twice, the API) never lose each other's fields.
 """
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -32,6 +43,7 @@ RUNS, INDEX, ACTIVE, FINISHED = "runs/", "runs-index/", "runs-active/", "runs-fi
 TERMINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
 _MAX_TIME = 10**10
 _READERS = 8  # records read at once by `recent`
+_CACHED = 128  # finished records kept in memory: a few feeds' and kinds' history windows
 
 
 def _entry(created_at: str | datetime, batch_id: str) -> str:
@@ -87,6 +99,30 @@ def matches(record: dict, kind: str | None = None, finished_only: bool = False,
             and (not finished_only or record.get("status") in TERMINAL))
 
 
+class _FinishedCache:
+    """Finished records by (container, batch id, finished-index entry etag), least recently
+    used out first; callers get copies."""
+
+    def __init__(self, size: int):
+        self.size, self._lock, self._items = size, threading.Lock(), OrderedDict()
+
+    def get(self, key: tuple) -> dict | None:
+        with self._lock:
+            record = self._items.get(key)
+            if record is not None:
+                self._items.move_to_end(key)
+        return copy.deepcopy(record)
+
+    def put(self, key: tuple, record: dict) -> None:
+        with self._lock:
+            self._items[key] = copy.deepcopy(record)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+_finished_cache = _FinishedCache(_CACHED)
+
+
 class RunRecords:
     """The records in STATE_CONTAINER; `state` is a `BlobState`."""
 
@@ -121,12 +157,15 @@ class RunRecords:
         self.state.put(_index_name(record["createdAt"], batch_id), b"", metadata={
             "kind": str(record.get("kind") or ""), "status": str(record.get("status") or ""),
             "feed": feed_of(record)})
+        finished = finished_name(record["createdAt"], batch_id, feed_of(record),
+                                 str(record["kind"])) if record.get("kind") else None
         if record.get("status") in TERMINAL:
-            if record.get("kind"):  # on every write, so a crash before it is made up for
-                self.state.put(finished_name(record["createdAt"], batch_id, feed_of(record),
-                                             str(record["kind"])), b"")
+            if finished:  # on every write, so a crash before it is made up for
+                self.state.put(finished, b"")
             self.state.delete(ACTIVE + batch_id)
         else:
+            if finished and record.get("rerunOf"):  # running again: not finished any more
+                self.state.delete(finished)
             self.state.put(ACTIVE + batch_id, b"")
         return record
 
@@ -138,7 +177,8 @@ class RunRecords:
         finds is entered in the finished index, so the next read finds it there."""
         if not (finished_only and kind and feed):
             return self._walk(INDEX, limit, kind, finished_only, feed)
-        found = self._walk(finished_prefix(feed, kind), limit, kind, True, feed)
+        found = self._walk(finished_prefix(feed, kind), limit, kind, True, feed,
+                           page=min(limit + 5, 100), cached=True)
         if len(found) >= limit:
             return found
         walked = self._walk(INDEX, limit, kind, True, feed)
@@ -149,29 +189,42 @@ class RunRecords:
         return walked
 
     def _walk(self, prefix: str, limit: int, kind: str | None, finished_only: bool,
-              feed: str | None) -> list[dict]:
+              feed: str | None, page: int = 100, cached: bool = False) -> list[dict]:
         """The records of an index's entries, newest first: entries filtered on their
-        metadata, then only the records that may be returned are read, `_READERS` at a
-        time, and checked."""
+        metadata, then only the records that may be returned are read (`cached`: finished
+        ones from memory when their entry has not changed), `_READERS` at a time, and
+        checked."""
         out: list[dict] = []
-        candidates: list[str] = []
-        entries = self.state.list(prefix, results_per_page=100, include=["metadata"])
+        candidates: list[tuple[str, str]] = []
+        entries = self.state.list(prefix, results_per_page=page, include=["metadata"])
+
+        def read(candidate: tuple[str, str]) -> dict | None:
+            if not cached:
+                return self.get(candidate[0])
+            key = (self.state.container.url, *candidate)
+            record = _finished_cache.get(key)
+            if record is None:
+                record = self.get(candidate[0])
+                if record is not None and record.get("status") in TERMINAL:
+                    _finished_cache.put(key, record)
+            return record
+
+        def matching() -> list[dict]:
+            return [r for r in pool.map(read, candidates)
+                    if r is not None and matches(r, kind, finished_only, feed)]
+
         with ThreadPoolExecutor(_READERS) as pool:
             for marker in entries:
                 entry = index_entry(marker.name, prefix)
                 if entry and _wanted(marker.metadata, kind, finished_only, feed):
-                    candidates.append(entry[1])
+                    candidates.append((entry[1], str(marker.etag)))
                 if len(candidates) >= limit - len(out):
-                    out += self._matching(pool, candidates, kind, finished_only, feed)
+                    out += matching()
                     candidates = []
                     if len(out) >= limit:
                         return out[:limit]
-            out += self._matching(pool, candidates, kind, finished_only, feed)
+            out += matching()
         return out[:limit]
-
-    def _matching(self, pool, batch_ids: list[str], kind, finished_only, feed) -> list[dict]:
-        return [r for r in pool.map(self.get, batch_ids)
-                if r is not None and matches(r, kind, finished_only, feed)]
 
     def active(self) -> list[dict]:
         """Records of runs in progress."""

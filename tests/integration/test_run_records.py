@@ -95,6 +95,34 @@ def test_runs_finished_before_the_finished_index_are_found_and_then_indexed(
     assert rr.recent(3, kind="labelled", finished_only=True, feed=DEFAULT_FEED) == first
     assert listed == [f"{FINISHED}{DEFAULT_FEED}/labelled/"]
 
-    rr.update("new", {"status": "running"})  # rerun: its finished entry is now out of date
+    # A rerun: the failed run starts again under its batch id; no longer history until it
+    # ends again, and then with its new record, not a copy kept from before.
+    rr.update("new", {"status": "running", "rerunOf": "adf-run-1"})
     again = rr.recent(3, kind="labelled", finished_only=True, feed=DEFAULT_FEED)
     assert [r["batchId"] for r in again] == ["old3", "old2", "old1"]
+    rr.update("new", {"status": "succeeded", "outputs": {"Train": {"accuracy": 0.9}}})
+    last = rr.recent(3, kind="labelled", finished_only=True, feed=DEFAULT_FEED)
+    assert [r["batchId"] for r in last] == ["new", "old3", "old2"]
+    assert last[0]["outputs"] == {"Train": {"accuracy": 0.9}}
+
+
+def test_history_read_again_comes_from_memory_until_a_record_is_written(app_env,
+                                                                         monkeypatch):
+    """Many runs ending together are judged against the same newest finished runs: a second
+    read of that history reads no record, and a record written since is read afresh. The
+    copies handed out are the caller's to change."""
+    state = get_services().state
+    rr = RunRecords(state)
+    base = datetime(2026, 11, 2, tzinfo=UTC)
+    for i in range(3):
+        _finish(rr, f"h{i}", base + timedelta(minutes=i))
+    first = rr.recent(3, kind="labelled", finished_only=True, feed=DEFAULT_FEED)
+    reads, real = [], rr.get
+    monkeypatch.setattr(rr, "get", lambda batch_id: reads.append(batch_id) or real(batch_id))
+    first[0]["status"] = "changed by a caller"
+    again = rr.recent(3, kind="labelled", finished_only=True, feed=DEFAULT_FEED)
+    assert [r["batchId"] for r in again] == ["h2", "h1", "h0"] and reads == []
+    assert again[0]["status"] == "succeeded"
+    RunRecords(state).update("h1", {"note": "written since"})
+    third = rr.recent(3, kind="labelled", finished_only=True, feed=DEFAULT_FEED)
+    assert reads == ["h1"] and third[1]["note"] == "written since"
