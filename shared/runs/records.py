@@ -176,7 +176,10 @@ class RunRecords:
         finished before it existed are not in it) the main index is walked, and what that
         finds is entered in the finished index, so the next read finds it there."""
         if not (finished_only and kind and feed):
-            return self._walk(INDEX, limit, kind, finished_only, feed)
+            # Unfiltered, every entry is one to return: a page of `limit`, not of 100, so
+            # the cost stays that of the answer as the history grows past it.
+            page = 100 if (kind or feed or finished_only) else min(limit, 100)
+            return self._walk(INDEX, limit, kind, finished_only, feed, page=page)
         found = self._walk(finished_prefix(feed, kind), limit, kind, True, feed,
                            page=min(limit + 5, 100), cached=True)
         if len(found) >= limit:

@@ -126,3 +126,20 @@ def test_history_read_again_comes_from_memory_until_a_record_is_written(app_env,
     RunRecords(state).update("h1", {"note": "written since"})
     third = rr.recent(3, kind="labelled", finished_only=True, feed=DEFAULT_FEED)
     assert reads == ["h1"] and third[1]["note"] == "written since"
+
+
+def test_an_unfiltered_list_asks_for_a_page_the_size_of_its_answer(app_env, monkeypatch):
+    """`GET /api/runs?limit=30` with 150 runs kept lists 30 index entries, not 100: its cost
+    is that of the answer, however long the history grows."""
+    state = get_services().state
+    rr = RunRecords(state)
+    base = datetime(2026, 11, 3, tzinfo=UTC)
+    for i in range(5):
+        rr.update(f"p{i}", {"kind": "labelled", "status": "running",
+                            "createdAt": (base + timedelta(minutes=i)).isoformat()})
+    pages, real = [], state.list
+    monkeypatch.setattr(state, "list", lambda prefix, **kw: pages.append(
+        kw.get("results_per_page")) or real(prefix, **kw))
+    assert [r["batchId"] for r in rr.recent(2)] == ["p4", "p3"]
+    assert [r["batchId"] for r in rr.recent(2, kind="labelled")] == ["p4", "p3"]
+    assert pages == [2, 100]  # a filtered list may skip entries: it still reads whole pages
