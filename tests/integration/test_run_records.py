@@ -143,3 +143,16 @@ def test_an_unfiltered_list_asks_for_a_page_the_size_of_its_answer(app_env, monk
     assert [r["batchId"] for r in rr.recent(2)] == ["p4", "p3"]
     assert [r["batchId"] for r in rr.recent(2, kind="labelled")] == ["p4", "p3"]
     assert pages == [2, 100]  # a filtered list may skip entries: it still reads whole pages
+
+
+def test_a_finished_entry_lost_in_a_crash_comes_back_with_the_next_write(app_env):
+    """The finished entry is put after the record on every write of a finished record: a
+    crash between the two (the entry missing) is made up for by the next write, such as a
+    retried `finish_run`."""
+    state = get_services().state
+    rr = RunRecords(state)
+    _finish(rr, "crashed", datetime(2026, 11, 4, tzinfo=UTC))
+    (entry,) = [b.name for b in state.list(FINISHED)]
+    state.delete(entry)  # as if the process died between the record and its entry
+    rr.update("crashed", {"status": "succeeded"})
+    assert [b.name for b in state.list(FINISHED)] == [entry]
