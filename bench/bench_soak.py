@@ -62,7 +62,8 @@ def run(short: bool = False) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         stack = start(Path(tmp), {"ADF_TRAIN_PIPELINE": "bench_noop",
                                   "EVENT_BATCH_WINDOW_SECONDS": "2",
-                                  "WATCH_INTERVAL_SECONDS": "2"}, wait_seconds=2)
+                                  "WATCH_INTERVAL_SECONDS": "2",
+                                  "WATCH_TICK_SCHEDULE": "* * * * * *"}, wait_seconds=2)
         try:
             api = AppClient(stack.host.base_url, stack.host.function_key, timeout=60)
             svc = services(stack)

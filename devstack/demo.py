@@ -35,6 +35,7 @@ DEMO_SETTINGS = {
     "POLL_INTERVAL_SECONDS": "1",
     "POLL_MAX_INTERVAL_SECONDS": "3",
     "WATCH_INTERVAL_SECONDS": "2",  # runs are noticed as finished within seconds
+    "WATCH_TICK_SCHEDULE": "* * * * * *",
     "EVENT_BATCH_WINDOW_SECONDS": "2",
     "LANDING_QUIET_SECONDS": "0",
     "SWEEP_SCHEDULE": "0 */5 * * * *",

@@ -54,14 +54,6 @@ def freshness_monitor(context: df.DurableOrchestrationContext):
     return (yield from logic(context))
 
 
-@bp.function_name("run_watcher")  # contract.RUN_WATCHER
-@bp.orchestration_trigger(context_name="context")
-def run_watcher(context: df.DurableOrchestrationContext):
-    from shared.orchestration.run_watcher import run_watcher as logic
-
-    return (yield from logic(context))
-
-
 # --- activities of pipeline_run ----------------------------------------------------------------
 
 @bp.function_name("begin_run")  # contract.BEGIN_RUN
@@ -112,7 +104,7 @@ def finish_run(payload: dict) -> dict:
     return _traced("finish_run", payload, activities.finish_run)
 
 
-# --- activities of batch_sealer, freshness_monitor and run_watcher --------------------------------------
+# --- activities of batch_sealer and freshness_monitor ------------------------------------------
 
 @bp.function_name("seal_batches")  # contract.SEAL_BATCHES
 @bp.activity_trigger(input_name="payload")
@@ -141,12 +133,3 @@ def check_freshness(payload: dict) -> dict:
     from shared.monitoring.freshness import check_freshness as check
 
     return check(_services(), datetime.fromisoformat(payload["at"]))
-
-
-@bp.function_name("watch_runs")  # contract.WATCH_RUNS
-@bp.activity_trigger(input_name="payload")
-@bp.durable_client_input(client_name="client")
-async def watch_runs(payload: dict, client: df.DurableOrchestrationClient) -> dict:
-    from shared.orchestration.starters import watch_and_hand_over
-
-    return await watch_and_hand_over(client, _services(), payload)

@@ -1,5 +1,5 @@
 """The automatic entry points: the hourly sweep (safety net), BlobCreated events, the
-keep-alives of the singletons, and the daily retention pass."""
+freshness monitor's keep-alive, the run watcher's ticks, and the daily retention pass."""
 import logging
 
 import azure.durable_functions as df
@@ -35,15 +35,18 @@ async def monitor_keepalive(timer: func.TimerRequest,
     await ensure_monitor(client, get_services())
 
 
-@bp.timer_trigger(arg_name="timer", schedule="%WATCHER_KEEPALIVE_SCHEDULE%", run_on_startup=True)
+@bp.timer_trigger(arg_name="timer", schedule="%WATCH_TICK_SCHEDULE%", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
-async def watcher_keepalive(timer: func.TimerRequest,
-                            client: df.DurableOrchestrationClient) -> None:
-    """Starts the run watcher at start-up and restarts it if it ever ended."""
-    from shared.orchestration.starters import ensure_watcher
+async def run_watcher(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    """The run watcher: each tick looks at the factory when a look is due and hands each
+    change to its run's orchestration. A timer, not a Durable activity, so its looks never
+    queue behind the runs' own activities; the host runs one tick at a time app-wide."""
+    from shared.orchestration.starters import watch_and_hand_over
     from shared.services import get_services
 
-    await ensure_watcher(client, get_services())
+    result = await watch_and_hand_over(client, get_services())
+    if "skipped" not in result:
+        log.info("run watcher: %s", result)
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%RETENTION_SCHEDULE%", run_on_startup=False)

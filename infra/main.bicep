@@ -219,7 +219,7 @@ var appSettings = {
   TASK_HUB_NAME: '${baseName}${environmentName}'
   SWEEP_SCHEDULE: '0 0 * * * *'
   MONITOR_KEEPALIVE_SCHEDULE: '0 */10 * * * *'
-  WATCHER_KEEPALIVE_SCHEDULE: '0 */5 * * * *'
+  WATCH_TICK_SCHEDULE: '*/5 * * * * *'
   RETENTION_SCHEDULE: '0 30 3 * * *'
   ADF_SUBSCRIPTION_ID: subscription().subscriptionId
   ADF_RESOURCE_GROUP: resourceGroup().name

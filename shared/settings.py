@@ -194,7 +194,9 @@ class Settings(BaseSettings):
     run_tracking: Literal["watcher", "poll"] = _f("watcher", "RUN_TRACKING")
     watch_interval_seconds: float = _f(15.0, "WATCH_INTERVAL_SECONDS", ge=1, le=3600)
     run_safety_net_seconds: float = _f(900.0, "RUN_SAFETY_NET_SECONDS", ge=5, le=86400)
-    watcher_keepalive_schedule: str = _f("0 */5 * * * *", "WATCHER_KEEPALIVE_SCHEDULE")
+    # The watcher's timer (six-field NCRONTAB): a tick looks only when WATCH_INTERVAL_SECONDS
+    # have passed since the last look began, so ticks should divide the interval.
+    watch_tick_schedule: str = _f("*/5 * * * * *", "WATCH_TICK_SCHEDULE")
     # Below this many remaining ARM reads (x-ms-ratelimit-remaining-subscription-reads) the
     # watcher and the safety-net polls slow down, up to 8 times.
     arm_reads_low: int = _f(200, "ARM_READS_LOW", ge=1)

@@ -55,7 +55,8 @@ def check_health(services) -> dict:
 
 
 def watcher_status(services, now: datetime | None = None) -> dict:
-    """When the run watcher last looked at the factory (its heartbeat blob). Not ok once
+    """When the run watcher last looked at the factory (its heartbeat blob), and why its
+    last look failed if it did (the failure keeps `lookedAt`). Not ok once
     it has not looked for WATCHER_STALE_LOOKS intervals (and 5 minutes): runs then finish
     only by their safety-net polls. Not yet looked, or RUN_TRACKING=poll: ok."""
     from shared.runs.watch import HEARTBEAT
@@ -66,10 +67,14 @@ def watcher_status(services, now: datetime | None = None) -> dict:
     beat, _ = services.state.read_json(HEARTBEAT)
     if not beat:
         return {"ok": True, "detail": "the watcher has not looked yet"}
+    if not beat.get("lookedAt"):  # no look has worked yet
+        return {"ok": False, "lastError": beat.get("error"),
+                "detail": f"the watcher's looks fail: {beat.get('error')}"}
     age = ((now or datetime.now(UTC)) - datetime.fromisoformat(beat["lookedAt"])).total_seconds()
     limit = max(300.0, WATCHER_STALE_LOOKS * s.watch_interval_seconds * beat.get("slowdown", 1))
     return {"ok": age <= limit, "lastLookedAt": beat["lookedAt"], "ageSeconds": round(age, 1),
             "slowdown": beat.get("slowdown"), "remainingReads": beat.get("remainingReads"),
+            "lastError": beat.get("error"),
             "detail": f"last looked {age:.0f}s ago" + ("" if age <= limit else
                                                        f"; stale (more than {limit:.0f}s)")}
 

@@ -3,8 +3,9 @@ builders, and the activity retry policy.
 
 Instance ids derive from the work, so a duplicate start collapses onto the running one:
 a batch's run is its batch id; a rerun is `<batch>-rerun<N>`; a sealer is its feed, kind
-and time window; the freshness monitor and the run watcher are singletons; the watcher finds
-the owner of an ADF run in the run record of the run's `batchId` parameter. The retry policy comes from settings,
+and time window; the freshness monitor is a singleton. The run watcher (a timer trigger, not
+an orchestration) finds the owner of an ADF run in the run record of the run's `batchId`
+parameter and hands it `RUN_CHANGED_EVENT`. The retry policy comes from settings,
 travels in the orchestration input (orchestrators read no settings) and is carried over
 by `continue_as_new` and into sub-orchestrations.
 """
@@ -16,7 +17,6 @@ from datetime import UTC, datetime
 PIPELINE_RUN = "pipeline_run"
 BATCH_SEALER = "batch_sealer"
 FRESHNESS_MONITOR = "freshness_monitor"
-RUN_WATCHER = "run_watcher"
 
 # Activities
 BEGIN_RUN = "begin_run"
@@ -28,14 +28,12 @@ FINISH_RUN = "finish_run"
 SEAL_BATCHES = "seal_batches"
 START_RUNS = "start_batch_runs"
 CHECK_FRESHNESS = "check_freshness"
-WATCH_RUNS = "watch_runs"
 
 # External events
 CANCEL_EVENT = "cancel"
 RUN_CHANGED_EVENT = "run_changed"  # the watcher hands a run's new status to its owner
 
 MONITOR_INSTANCE = "freshness-monitor"
-WATCHER_INSTANCE = "run-watcher"
 
 
 def sealer_instance_id(kind: str, at: datetime, window_seconds: float, feed: str = "") -> str:

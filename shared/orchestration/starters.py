@@ -1,5 +1,6 @@
 """Client-side flows behind the entry points: claim batches and start their orchestrations
-exactly once, keep the singletons alive, decide and start reruns and alert actions.
+exactly once, keep the singletons alive, watch the factory's runs for their orchestrations,
+decide and start reruns and alert actions.
 
 `client` is a `DurableOrchestrationClient`; `services` the invocation's `Services`.
 Blocking storage work runs in a thread so the worker's event loop stays free. Instance ids
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.errors import BadRequest, Conflict, NotFound
 from shared.landing.batch import Batch, RunOverrides, check_batch_id
@@ -236,42 +237,50 @@ async def start_action_run(client, services, action: str, alert_id: str) -> list
     return await start_batches(client, services, [batch])
 
 
-async def ensure_watcher(client, services) -> bool:
-    """Keep the run watcher alive (with RUN_TRACKING=watcher, the default)."""
-    if services.settings.run_tracking != "watcher":
-        return False
-    return await ensure_running(client, contract.RUN_WATCHER, contract.WATCHER_INSTANCE,
-                                {"cycle": 0, "retry": contract.retry_policy(services.settings)})
-
-
 HAND_OVER_AT_ONCE = 16  # events raised at once by one look (many runs ending together)
 
 
-async def watch_and_hand_over(client, services, payload: dict,
-                              now: datetime | None = None) -> dict:
-    """One look of the watcher (`shared.runs.watch`), then each change to its owner as a
-    `run_changed` event. An owner that is gone (finished, purged) just misses the event; a
-    change that could not be handed over for another reason (the Durable API out of reach)
-    is carried as `pending` and handed over with the next look's, unless a newer change of
-    the same owner replaces it. Returns what the watcher carries to its next look; a look
-    that fails keeps the old window (the overlap makes up for it) and waits longer."""
-    from shared.runs.watch import HEARTBEAT, look
+async def watch_and_hand_over(client, services, now: datetime | None = None) -> dict:
+    """One tick of the run watcher (the `run_watcher` timer): when a look is `due`, one look
+    (`shared.runs.watch`), then each change to its owner as a `run_changed` event.
+
+    An owner that is gone (finished, purged) just misses the event; a change that could
+    not be handed over for another reason (the Durable API out of reach) is carried as
+    `pending` and handed over with the next look's, unless a newer change of the same
+    owner replaces it. A look that fails keeps the old window (the overlap makes up for it)
+    and the next one waits twice as long. The carried state is written under its etag, so
+    of two looks at once (a deployment swap) only one moves the window; a crash anywhere
+    before that write repeats the look, whose events the owners take again harmlessly.
+    Returns what this tick did, for the log."""
+    from shared.runs import watch
 
     s = services.settings
     if s.run_tracking != "watcher":
-        return {"stop": True}
-    adf = services.adf
+        return {"skipped": "RUN_TRACKING=poll"}
     now = now or datetime.now(UTC)
+    state, adf = services.state, services.adf
     try:
-        seen = await asyncio.to_thread(look, services, payload.get("since"),
-                                       payload.get("tracked") or {}, now)
-    except Exception as exc:  # ADF or storage out of reach: try again next time
+        beat, _ = await asyncio.to_thread(state.read_json, watch.HEARTBEAT)
+    except ValueError:  # not JSON: this look writes it afresh
+        beat = None
+    if not watch.due(beat, now):
+        return {"skipped": "not due"}
+    try:
+        doc, etag = await asyncio.to_thread(state.read_json, watch.STATE)
+    except ValueError as exc:  # not JSON: replaced under its etag by this look's state
+        doc, etag = str(exc), (await asyncio.to_thread(state.properties, watch.STATE)).etag
+    carried = watch.carried_state(doc)
+    try:
+        seen = await asyncio.to_thread(watch.look, services, carried.get("since"),
+                                       carried.get("tracked") or {}, now)
+    except Exception as exc:  # ADF or storage out of reach: try again later, same window
         log.warning("watcher: look failed (%s); keeping the window", exc)
-        return {"since": payload.get("since"), "tracked": payload.get("tracked") or {},
-                "pending": payload.get("pending") or [],
-                "error": str(exc)[:200], "lookedAt": now.isoformat(),
-                "intervalSeconds": 2 * s.watch_interval_seconds * adf.budget.slowdown(
-                    s.arm_reads_low)}
+        wait = 2 * s.watch_interval_seconds * adf.budget.slowdown(s.arm_reads_low)
+        failed = {**(beat if isinstance(beat, dict) else {}), "error": str(exc)[:200],
+                  "failedAt": now.isoformat(),
+                  "nextLookAt": (now + timedelta(seconds=wait)).isoformat()}
+        await asyncio.to_thread(state.put, watch.HEARTBEAT, failed)
+        return {"error": failed["error"], "nextLookAt": failed["nextLookAt"]}
     slowdown = adf.budget.slowdown(s.arm_reads_low)
     gate = asyncio.Semaphore(HAND_OVER_AT_ONCE)
 
@@ -289,18 +298,27 @@ async def watch_and_hand_over(client, services, payload: dict,
                 return "gone" if gone else "pending"
 
     # The latest change per owner: an older pending one is superseded by a newer look.
-    changes = list({c["instanceId"]: c for c in [*(payload.get("pending") or []),
+    changes = list({c["instanceId"]: c for c in [*(carried.get("pending") or []),
                                                   *seen["changes"]]}.values())
     outcomes = await asyncio.gather(*(hand_over(c) for c in changes))
     delivered = outcomes.count("delivered")
     pending = [c for c, o in zip(changes, outcomes, strict=True) if o == "pending"]
-    beat = {"lookedAt": now.isoformat(), "runsSeen": seen["runsSeen"], "delivered": delivered,
-            "tracked": len(seen["tracked"]), "slowdown": slowdown,
-            "remainingReads": adf.budget.remaining}
-    await asyncio.to_thread(services.state.put, HEARTBEAT, beat)
-    return {"since": seen["since"], "tracked": seen["tracked"], "pending": pending,
-            "lookedAt": now.isoformat(), "changes": len(seen["changes"]), "delivered": delivered,
-            "intervalSeconds": s.watch_interval_seconds * slowdown}
+    after = {"since": seen["since"], "tracked": seen["tracked"], "pending": pending}
+    if etag is None:
+        written = await asyncio.to_thread(state.create, watch.STATE, after)
+    else:
+        written = await asyncio.to_thread(state.replace, watch.STATE, after, etag)
+    if not written:
+        log.warning("watcher: another look moved the window first; leaving it to that one")
+        return {"skipped": "another look wrote first", "delivered": delivered}
+    interval = s.watch_interval_seconds * slowdown
+    beat = {"lookedAt": now.isoformat(),
+            "nextLookAt": (now + timedelta(seconds=interval)).isoformat(),
+            "runsSeen": seen["runsSeen"], "changes": len(seen["changes"]),
+            "delivered": delivered, "pending": len(pending), "tracked": len(seen["tracked"]),
+            "slowdown": slowdown, "remainingReads": adf.budget.remaining}
+    await asyncio.to_thread(state.put, watch.HEARTBEAT, beat)
+    return beat
 
 
 def owner_gone(exc: Exception) -> bool:
@@ -317,7 +335,7 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 async def apply_retention(client, services, now: datetime | None = None) -> dict:
     """RETENTION_DAYS: purge the Durable instances that finished and were created before
-    the cutoff (a running one, such as the watcher or a long run, is never purged), then
+    the cutoff (a running one, such as the freshness monitor or a long run, is never purged), then
     remove expired run state (`shared.runs.retention`). The purge is one call and goes
     first, so a long first pass over years of state cannot keep it from ever running."""
     from azure.durable_functions.models.OrchestrationRuntimeStatus import (

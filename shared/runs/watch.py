@@ -4,7 +4,16 @@ one `queryPipelineRuns` by factory (paged), and the new status of each run the a
 Window: [since - OVERLAP, now]. Consecutive windows overlap by OVERLAP_SECONDS, so a run
 whose `lastUpdated` becomes visible late, or a look that was retried or restarted, misses
 nothing; a run seen twice with the same `lastUpdated` costs nothing more. A fresh watcher
-(no `since`) looks back FRESH_LOOKBACK_SECONDS.
+(no `since`), or one that has not looked for longer, looks back LOOKBACK_SECONDS at most: a
+run of ours that changed before that is caught by its own safety-net poll.
+
+Cadence: the watcher is a timer trigger (`functions/triggers.py`) that ticks every few
+seconds (WATCH_TICK_SCHEDULE) and looks only when `due`: WATCH_INTERVAL_SECONDS after the
+last look began (longer while ARM's read budget is low or after a failed look). It is not a
+Durable activity, so a look never waits in the activity queue behind the work of runs that
+just ended (hundreds of `finish_run` when many end together). What it carries from look to
+look (`since`, `tracked`, `pending`) is the STATE blob, written under its etag; when and how
+it last looked is the HEARTBEAT blob, which every tick reads and `/api/health` shows.
 
 Ownership: a run is the app's when its `batchId` parameter names a run record whose status
 is `running`; the change goes to that record's `instanceId` (the batch's orchestration, or
@@ -27,25 +36,74 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from shared.adf.status import TERMINAL_STATUSES, map_run_status, status_signature
+from shared.errors import describe_validation_error
 from shared.runs.records import RunRecords
 
 log = logging.getLogger(__name__)
 
 OVERLAP_SECONDS = 60.0
-FRESH_LOOKBACK_SECONDS = 3600.0
+LOOKBACK_SECONDS = 3600.0
 STAGE_MAX_AGE_SECONDS = 60.0
 REFRESHES_PER_LOOK = 2
 READS_AT_ONCE = 8
 _RUN_KEPT = ("runId", "runGroupId", "pipelineName", "status", "runStart", "lastUpdated")
 FORGET_AFTER = timedelta(days=8)  # longer than any run: a run never seen again is let go
 HEARTBEAT = "watcher/last-look.json"
+STATE = "watcher/state.json"
+EARLY = timedelta(seconds=0.5)  # a tick this early for the next look is on time (jitter)
+
+
+def due(beat: dict | None, now: datetime) -> bool:
+    """Whether a tick at `now` looks: the first tick ever, the next look's time has come, or
+    the heartbeat does not say when (the look rewrites it)."""
+    try:
+        return now >= datetime.fromisoformat(beat["nextLookAt"]) - EARLY
+    except (TypeError, KeyError, ValueError):
+        return True
+
+
+class _Tracked(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    owner: str | None = None
+    lastUpdated: str
+    seenAt: datetime
+    fetchedAt: datetime
+    terminal: bool = False
+
+
+class _Change(BaseModel):
+    instanceId: str
+    status: dict
+
+
+class _Carried(BaseModel):
+    since: datetime | None = None
+    tracked: dict[str, _Tracked] = {}
+    pending: list[_Change] = []
+
+
+def carried_state(doc) -> dict:
+    """The STATE blob's document if it has the shape looks write; otherwise (hand-edited,
+    from an incompatible version) the error is logged naming the blob and the watcher starts
+    afresh: it looks back LOOKBACK_SECONDS, and its next write replaces the blob."""
+    if doc is None:
+        return {}
+    try:
+        _Carried.model_validate(doc)
+        return doc
+    except ValidationError as exc:
+        log.error("watcher: %s is not a watcher state (%s); starting afresh", STATE,
+                  describe_validation_error(exc, root="state"))
+        return {}
 
 
 def window(since: str | None, now: datetime) -> tuple[datetime, datetime]:
     """[after, before] of this look."""
-    start = datetime.fromisoformat(since) if since else now - timedelta(
-        seconds=FRESH_LOOKBACK_SECONDS)
+    oldest = now - timedelta(seconds=LOOKBACK_SECONDS)
+    start = max(datetime.fromisoformat(since), oldest) if since else oldest
     return min(start, now) - timedelta(seconds=OVERLAP_SECONDS), now
 
 

@@ -18,6 +18,7 @@ FAST = {
     "POLL_MAX_INTERVAL_SECONDS": "2",
     "POLLS_PER_GENERATION": "3",  # every run continues as new several times
     "WATCH_INTERVAL_SECONDS": "1",
+    "WATCH_TICK_SCHEDULE": "* * * * * *",
     "RUN_SAFETY_NET_SECONDS": "20",
     "EVENT_BATCH_WINDOW_SECONDS": "3",
     "LANDING_QUIET_SECONDS": "0",

@@ -33,7 +33,7 @@ REQUIRED_IN_AZURE = {
     "TASK_HUB_NAME": "host.json %TASK_HUB_NAME%: the host resolves it, not the model",
     "SWEEP_SCHEDULE": "%SWEEP_SCHEDULE% in a timer trigger: resolved by the host",
     "MONITOR_KEEPALIVE_SCHEDULE": "same",
-    "WATCHER_KEEPALIVE_SCHEDULE": "same",
+    "WATCH_TICK_SCHEDULE": "same",
     "RETENTION_SCHEDULE": "same",
     "ADF_SUBSCRIPTION_ID": "the factory the template creates",
     "ADF_RESOURCE_GROUP": "same",

@@ -102,7 +102,8 @@ def test_a_run_the_app_did_not_start_costs_no_activity_read():
     assert seen["tracked"]["foreign"]["owner"] is None
 
 
-def test_an_unchanged_run_stays_tracked_as_long_as_it_is_seen():
+def test_an_unchanged_run_stays_tracked_as_long_as_it_is_seen(monkeypatch):
+    monkeypatch.setattr(watch, "FORGET_AFTER", timedelta(minutes=30))  # inside the lookback
     adf, services = world("b1")
     adf.put("r1", "b1", "InProgress", at(1))
     seen = watch.look(services, None, {}, at(2))

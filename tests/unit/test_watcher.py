@@ -1,7 +1,8 @@
-"""The run watcher and `pipeline_run` waiting on it, replayed by the host stand-in's engine
-on a simulated clock: the real orchestrators, the real look (`shared.runs.watch`) and hand
-over (`starters.watch_and_hand_over`), over an in-memory factory whose runs end when the
-test says, and run records in memory."""
+"""The run watcher and `pipeline_run` waiting on it, on a simulated clock: the real
+orchestrators replayed by the host stand-in's engine, the real watcher tick (look,
+`shared.runs.watch`, and hand-over, `starters.watch_and_hand_over`) called as its timer
+calls it, over an in-memory factory whose runs end when the test says, and the watcher's
+state and run records in memory."""
 from __future__ import annotations
 
 import asyncio
@@ -20,10 +21,11 @@ from shared.orchestration import contract as c
 from shared.orchestration.starters import watch_and_hand_over
 from shared.runs import watch
 from shared.settings import load_settings
-from tests.unit.test_orchestrators import BATCH, ORCHESTRATORS, RETRY, T0, value
+from tests.unit.test_orchestrators import BATCH, ORCHESTRATORS, RETRY, T0
 
 SETTINGS = load_settings({"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"})
 SAFETY_NET = 900.0
+TICK = 5.0  # WATCH_TICK_SCHEDULE's default, */5 seconds
 
 
 def iso(t: datetime) -> str:
@@ -87,17 +89,34 @@ class FakeFactory:
 
 
 class FakeState:
-    """`BlobState` in memory: run records and the watcher's heartbeat."""
+    """`BlobState` in memory, etags included: run records and the watcher's blobs."""
 
     def __init__(self):
         self.docs: dict[str, dict] = {}
+        self.versions: Counter[str] = Counter()
+        self.reads: Counter[str] = Counter()
 
     def read_json(self, name):
+        self.reads[name] += 1
         doc = self.docs.get(name)
-        return (dict(doc), "etag") if doc is not None else (None, None)
+        return (json.loads(json.dumps(doc)), str(self.versions[name])) if doc is not None else (
+            None, None)
 
     def put(self, name, body):
         self.docs[name] = body
+        self.versions[name] += 1
+
+    def create(self, name, body):
+        if name in self.docs:
+            return None
+        self.put(name, body)
+        return str(self.versions[name])
+
+    def replace(self, name, body, etag):
+        if name not in self.docs or str(self.versions[name]) != etag:
+            return None
+        self.put(name, body)
+        return str(self.versions[name])
 
 
 class FakeClient:
@@ -122,7 +141,9 @@ class FakeClient:
 
 
 class World:
-    """The watcher and the runs' orchestrations in one simulation."""
+    """The watcher's timer and the runs' orchestrations in one simulation. `run(until=)`
+    ticks the watcher every `tick` seconds (once `watching`) as the host's timer does: one
+    tick at a time, and a tick that overran the next one is followed by one at once."""
 
     def __init__(self, run_seconds: dict[str, float], page_size: int = 2, late: float = 0.0,
                  drop: set[str] = frozenset(), tracking: str = "watcher",
@@ -138,6 +159,34 @@ class World:
         self.look_seconds = 0.0  # simulated time one look takes
         self.look_starts: list[datetime] = []
         self.per_generation = per_generation
+        self.tick, self.watching, self.next_tick = TICK, False, T0
+        self.ticks: list[dict] = []
+
+    def run(self, until: datetime) -> None:
+        while self.watching and self.next_tick <= until:
+            self.sim.run(until=self.next_tick)
+            self.sim.now = max(self.sim.now, self.next_tick)
+            self.ticks.append(self.watch_tick())
+            self.next_tick = max(self.next_tick + timedelta(seconds=self.tick), self.sim.now)
+        self.sim.run(until=until)
+        self.sim.now = max(self.sim.now, until)
+
+    def watch_tick(self) -> dict:
+        """What the timer function does: one call of the tick (its failures are the host's
+        to log, as the real host logs a failed timer function)."""
+        began = self.sim.now
+        beat = self.state.docs.get(watch.HEARTBEAT)
+        if self.crash_looks and watch.due(beat, began):
+            self.crash_looks -= 1
+            return {"crashed": True}
+        if watch.due(beat, began) and self.services.settings.run_tracking == "watcher":
+            self.look_starts.append(began)
+            self.sim.now += timedelta(seconds=self.look_seconds)
+        return asyncio.run(watch_and_hand_over(self.client, self.services, began))
+
+    def start_watcher(self) -> None:
+        self.watching = True
+        self.next_tick = self.sim.now
 
     def activities(self) -> dict:
         def begin(p):
@@ -163,30 +212,17 @@ class World:
             self.state.docs[f"runs/{result['batchId']}.json"]["status"] = result["status"]
             return {"batchId": result["batchId"], "status": result["status"]}
 
-        def look(p):
-            if self.crash_looks:
-                self.crash_looks -= 1
-                raise RuntimeError("host died mid-look")
-            began = self.sim.now
-            self.look_starts.append(began)
-            self.sim.now += timedelta(seconds=self.look_seconds)
-            return asyncio.run(watch_and_hand_over(self.client, self.services, p, began))
-
         def cancel(run):
             self.adf.runs[run["runId"]].update(ends=self.sim.now, outcome="Cancelled")
             return self.adf.run_status(run["runId"])
 
         return {c.BEGIN_RUN: begin, c.START_ADF_RUN: start, c.GET_ADF_RUN_STATUS: status,
-                c.FINISH_RUN: finish, c.WATCH_RUNS: look, c.CANCEL_ADF_RUN: cancel}
+                c.FINISH_RUN: finish, c.CANCEL_ADF_RUN: cancel}
 
     def start_runs(self) -> None:
         for bid in self.run_seconds:
             self.sim.start(c.PIPELINE_RUN, bid, json.dumps(
                 {"batch": {**BATCH, "batchId": bid}, "retry": RETRY}))
-
-    def start_watcher(self) -> dict:
-        return self.sim.start(c.RUN_WATCHER, c.WATCHER_INSTANCE,
-                              json.dumps({"cycle": 0, "retry": RETRY}))
 
     def lag(self, bid: str) -> float:
         return (self.finished[bid] - self.adf.runs[f"run-{bid}"]["ends"]).total_seconds()
@@ -201,7 +237,7 @@ def test_runs_finish_within_a_watch_interval_of_their_end_and_two_in_one_second_
     world = World({"a": 100, "b": 250, "c": 250, "d": 251, "e": 400}, page_size=2)
     world.start_watcher()
     world.start_runs()
-    world.sim.run(until=until(600))
+    world.run(until=until(600))
     assert set(world.finished) == {"a", "b", "c", "d", "e"}
     for bid in world.finished:
         assert 0 <= world.lag(bid) <= SETTINGS.watch_interval_seconds + 0.1, bid
@@ -216,8 +252,8 @@ def test_the_watcher_asks_once_per_look_whatever_the_number_of_runs(n):
     world = World({f"r{i}": 3000 for i in range(n)}, page_size=100)
     world.start_watcher()
     world.start_runs()
-    world.sim.run(until=until(1800))
-    looks = world.sim.activity_runs[c.WATCH_RUNS]
+    world.run(until=until(1800))
+    looks = len(world.look_starts)
     assert looks == pytest.approx(1800 / SETTINGS.watch_interval_seconds, abs=2)
     assert world.adf.calls["queryPipelineRuns"] == looks
     # Activity runs: once per run when it is new, then stale stages, a few per look at most,
@@ -232,7 +268,7 @@ def test_a_run_whose_completion_event_is_lost_still_finishes_by_its_safety_net_p
     world = World({"lost": 100, "kept": 100}, drop={"lost"})
     world.start_watcher()
     world.start_runs()
-    world.sim.run(until=until(2000))
+    world.run(until=until(2000))
     assert world.lag("kept") <= SETTINGS.watch_interval_seconds + 0.1
     assert 0 < world.lag("lost") <= SAFETY_NET
     assert world.sim.records["lost"]["runtimeStatus"] == "Completed"
@@ -242,26 +278,26 @@ def test_a_change_the_durable_api_did_not_take_is_handed_over_with_the_next_look
     world = World({"a": 100, "b": 100})
     world.start_watcher()
     world.start_runs()
-    world.sim.run(until=until(99))
+    world.run(until=until(99))
     world.client.unreachable = 2  # both ends fail to be handed over once
-    world.sim.run(until=until(600))
+    world.run(until=until(600))
     for bid in ("a", "b"):  # one watch interval late, not a safety net
         assert SETTINGS.watch_interval_seconds < world.lag(bid) <= (
             2 * SETTINGS.watch_interval_seconds + 0.1), bid
     assert world.sim.activity_runs.get(c.GET_ADF_RUN_STATUS, 0) == 0
     # Finished owners refuse their events as gone: nothing stays pending forever.
-    assert value(world.sim.records[c.WATCHER_INSTANCE]["input"]).get("pending") == []
+    assert world.state.docs[watch.STATE]["pending"] == []
 
 
 def test_an_event_lost_as_a_generation_ends_is_made_up_by_the_next_generations_first_look():
     world = World({"g": 100}, per_generation=2, drop={"g"})  # the watcher's events are lost
     world.start_runs()
-    world.sim.run(until=until(50))
+    world.run(until=until(50))
     world.sim.now = until(120)  # the run ended at 100; two other events end the generation
     for _ in range(2):
         world.sim.raise_event("g", c.RUN_CHANGED_EVENT, json.dumps(
             {"runId": "run-g", "status": "running", "terminal": False, "activities": []}))
-    world.sim.run(until=until(130))
+    world.run(until=until(130))
     assert world.sim.records["g"]["executions"] == 1
     assert world.finished["g"] == pytest.approx(until(120), abs=timedelta(seconds=1))
 
@@ -271,8 +307,8 @@ def test_a_low_arm_read_budget_slows_the_watcher_and_the_runs_still_finish():
     world.adf.budget.observe({"x-ms-ratelimit-remaining-subscription-reads": "25"})  # 8x
     world.start_watcher()
     world.start_runs()
-    world.sim.run(until=until(1000))
-    looks = world.sim.activity_runs[c.WATCH_RUNS]
+    world.run(until=until(1000))
+    looks = len(world.look_starts)
     assert looks == pytest.approx(1000 / (8 * SETTINGS.watch_interval_seconds), abs=1)
     assert set(world.finished) == {"slow", "slow2"}
     assert max(world.lag("slow"), world.lag("slow2")) <= 8 * SETTINGS.watch_interval_seconds
@@ -281,64 +317,95 @@ def test_a_low_arm_read_budget_slows_the_watcher_and_the_runs_still_finish():
 def test_a_run_finishes_by_its_safety_net_when_no_watcher_runs_at_all():
     world = World({"alone": 100})
     world.start_runs()
-    world.sim.run(until=until(2000))
+    world.run(until=until(2000))
     assert world.finished["alone"] == pytest.approx(until(SAFETY_NET), abs=timedelta(seconds=1))
     assert world.adf.calls["get"] == 1  # the safety net
 
 
 def test_a_change_visible_late_or_a_look_that_crashed_is_caught_by_the_overlapping_window():
     # The end of the run shows up in queries 40 s after its lastUpdated, and the watcher's
-    # host dies in the look after it (the activity is retried with the same window).
+    # host dies in the look after it (the next tick looks again with the same window).
     world = World({"late": 100}, late=40)
     world.start_watcher()
     world.start_runs()
-    world.sim.run(until=until(140))
+    world.run(until=until(140))
     assert "late" not in world.finished
     world.crash_looks = 1
-    world.sim.run(until=until(400))
+    world.run(until=until(400))
     assert world.lag("late") <= 40 + 2 * SETTINGS.watch_interval_seconds + 2
 
 
-def test_a_restarted_watcher_looks_back_and_misses_no_change():
+@pytest.mark.parametrize("state_lost", [False, True])
+def test_a_restarted_watcher_looks_back_and_misses_no_change(state_lost):
     world = World({"r": 100})
     world.start_watcher()
     world.start_runs()
-    world.sim.run(until=until(50))
-    sim = world.sim  # the watcher's host goes away, and the watcher with it ...
-    sim.records.pop(c.WATCHER_INSTANCE)
-    sim.timers = [t for t in sim.timers if t["instanceId"] != c.WATCHER_INSTANCE]
-    sim.work = [w for w in sim.work if w["instanceId"] != c.WATCHER_INSTANCE]
-    sim.run(until=until(300))
+    world.run(until=until(50))
+    world.watching = False  # the host goes away, and its timer with it ...
+    world.run(until=until(300))
     assert "r" not in world.finished  # ended at 100 s; nobody told its orchestration
-    sim.now = until(300)
-    world.start_watcher()  # ... and the keep-alive starts a fresh one
-    world.sim.run(until=until(400))
+    if state_lost:  # ... and with it, or not, the watcher's state (a fresh look back)
+        world.state.docs.pop(watch.STATE)
+        world.state.docs.pop(watch.HEARTBEAT)
+    world.start_watcher()  # ... until a host runs the timer again
+    world.run(until=until(400))
     assert world.finished["r"] == pytest.approx(until(300), abs=timedelta(seconds=2))
 
 
-def test_the_watchers_history_stays_bounded_and_it_carries_its_window():
-    world = World({"long": 5000})
-    rec = world.start_watcher()
+def test_the_watchers_state_stays_bounded_and_carries_its_window():
+    world = World({"long": 5000, "short": 100})
+    world.start_watcher()
     world.start_runs()
-    world.sim.run(until=until(3000))
-    assert rec["executions"] >= 150 and len(rec["history"]) < 12
-    carried = value(rec["input"])
-    assert carried["retry"] == RETRY and set(carried["tracked"]) == {"run-long"}
-    assert datetime.fromisoformat(carried["since"]) > until(2900)
+    world.run(until=until(3000))
+    assert len(world.look_starts) >= 190  # a look every 15 s
+    carried = world.state.docs[watch.STATE]
+    assert set(carried["tracked"]) == {"run-long"} and carried["pending"] == []
+    assert datetime.fromisoformat(carried["since"]) > until(2980)
     beat = world.state.docs[watch.HEARTBEAT]
-    assert datetime.fromisoformat(beat["lookedAt"]) > until(2900)
+    assert datetime.fromisoformat(beat["lookedAt"]) > until(2980)
+    assert datetime.fromisoformat(beat["nextLookAt"]) == datetime.fromisoformat(
+        beat["lookedAt"]) + timedelta(seconds=SETTINGS.watch_interval_seconds)
+
+
+def test_a_tick_looks_only_when_a_look_is_due_and_otherwise_reads_only_the_heartbeat():
+    world = World({})
+    world.start_watcher()
+    world.run(until=until(300))
+    assert len(world.ticks) == 61 and len(world.look_starts) == 21  # ticks at 0, 5, ... 300
+    assert [t.get("skipped") for t in world.ticks[:4]] == [None, "not due", "not due", None]
+    assert world.state.reads[watch.HEARTBEAT] == 61 and world.state.reads[watch.STATE] == 21
+    assert world.adf.calls["queryPipelineRuns"] == 21
+
+
+def test_of_two_looks_at_once_only_one_moves_the_window():
+    world = World({"a": 100})
+    world.start_runs()
+    world.sim.run(until=until(1))
+    first, _ = world.state.read_json(watch.STATE)
+    assert first is None
+    real_create = world.state.create
+
+    def another_look_first(name, body):  # a second host's tick wrote between read and write
+        real_create(name, {"since": iso(until(0)), "tracked": {}, "pending": []})
+        return real_create(name, body)
+
+    world.state.create = another_look_first
+    result = asyncio.run(watch_and_hand_over(world.client, world.services, world.sim.now))
+    assert result["skipped"] == "another look wrote first"
+    assert world.state.docs[watch.STATE]["since"] == iso(until(0))  # the other look's
+    assert watch.HEARTBEAT not in world.state.docs  # the next tick looks again
 
 
 def test_the_next_look_is_counted_from_when_the_last_one_began():
     world = World({})
     world.look_seconds = 10.0  # many runs ended together: the look itself takes a while
     world.start_watcher()
-    world.sim.run(until=until(200))
+    world.run(until=until(200))
     gaps = {round((b - a).total_seconds()) for a, b in pairwise(world.look_starts)}
     assert len(world.look_starts) >= 10 and gaps == {SETTINGS.watch_interval_seconds}
     world.look_seconds = 40.0  # longer than the interval: the next look follows at once
-    world.sim.run(until=until(400))
-    assert {round((b - a).total_seconds()) for a, b in pairwise(world.look_starts[-4:])} == {41}
+    world.run(until=until(400))
+    assert {round((b - a).total_seconds()) for a, b in pairwise(world.look_starts[-4:])} == {40}
 
 
 def test_one_look_reads_its_changed_runs_reads_at_once_at_a_time(monkeypatch):
@@ -378,9 +445,9 @@ def test_a_cancel_still_cancels_at_once_while_the_watcher_follows_the_run():
     world = World({"x": 5000})
     world.start_watcher()
     world.start_runs()
-    world.sim.run(until=until(60))
+    world.run(until=until(60))
     world.sim.raise_event("x", c.CANCEL_EVENT, {"by": "api"})
-    world.sim.run(until=until(120))
+    world.run(until=until(120))
     assert world.finished["x"] == pytest.approx(until(60), abs=timedelta(seconds=16))
     assert world.sim.records["x"]["runtimeStatus"] == "Completed"
 
@@ -388,21 +455,22 @@ def test_a_cancel_still_cancels_at_once_while_the_watcher_follows_the_run():
 def test_an_event_about_another_adf_run_makes_the_run_look_for_itself():
     world = World({"y": 5000})
     world.start_runs()
-    world.sim.run(until=until(10))
+    world.run(until=until(10))
     world.sim.raise_event("y", c.RUN_CHANGED_EVENT, {"runId": "an-earlier-try",
                                                      "status": "failed", "terminal": True})
-    world.sim.run(until=until(20))
+    world.run(until=until(20))
     assert world.adf.calls["get"] == 1 and "y" not in world.finished
 
 
-def test_with_run_tracking_poll_the_watcher_stops_and_runs_poll_themselves():
+def test_with_run_tracking_poll_the_watchers_ticks_do_nothing_and_runs_poll_themselves():
     world = World({"p": 100}, tracking="poll")
     world.services.settings = load_settings({"STORAGE_CONNECTION_STRING": "x",
                                              "RUN_TRACKING": "poll"})
-    rec = world.start_watcher()
+    world.start_watcher()
     world.start_runs()
-    world.sim.run(until=until(400))
-    assert rec["runtimeStatus"] == "Completed" and value(rec["output"])["stopped"]
+    world.run(until=until(400))
+    assert world.ticks and {t["skipped"] for t in world.ticks} == {"RUN_TRACKING=poll"}
+    assert world.adf.calls["queryPipelineRuns"] == 0 and world.state.reads[watch.HEARTBEAT] == 0
     assert world.adf.calls["get"] >= 3 and "p" in world.finished
 
 
@@ -411,8 +479,16 @@ def test_with_run_tracking_poll_the_watcher_stops_and_runs_poll_themselves():
 def test_window_overlaps_the_last_look_and_a_fresh_watcher_looks_back():
     now = until(1000)
     assert watch.window(iso(until(985)), now) == (until(985 - watch.OVERLAP_SECONDS), now)
-    assert watch.window(None, now) == (
-        now - timedelta(seconds=watch.FRESH_LOOKBACK_SECONDS + watch.OVERLAP_SECONDS), now)
+    back = now - timedelta(seconds=watch.LOOKBACK_SECONDS + watch.OVERLAP_SECONDS)
+    assert watch.window(None, now) == (back, now)
+    assert watch.window(iso(until(-86400)), now) == (back, now)  # stopped a day: an hour back
+
+
+def test_a_look_is_due_at_its_time_give_or_take_timer_jitter():
+    beat = {"nextLookAt": iso(until(15))}
+    assert watch.due(None, until(0)) and watch.due({"lookedAt": iso(until(0))}, until(0))
+    assert watch.due(beat, until(15)) and watch.due(beat, until(14.6))
+    assert not watch.due(beat, until(14.4)) and not watch.due(beat, until(10))
 
 
 def test_stale_stages_are_refreshed_oldest_first_and_capped_per_look():
@@ -455,6 +531,31 @@ def test_budget_reads_the_header_and_forgets_it_when_stale():
     assert budget.remaining is None and budget.slowdown(200) == 1.0
 
 
+def test_a_failed_look_keeps_the_window_waits_twice_as_long_and_health_names_the_error():
+    from shared.monitoring.health import watcher_status
+
+    world = World({"f": 100})
+    world.start_runs()
+    world.adf.fail_next_queries = 1
+    world.start_watcher()
+    world.run(until=until(40))
+    assert world.ticks[0] == {"error": "factory unreachable", "nextLookAt": iso(until(30))}
+    assert [t.get("skipped") for t in world.ticks[1:6]] == ["not due"] * 5
+    assert "runsSeen" in world.ticks[6]  # the look at 30 s worked
+    world.run(until=until(100))
+    world.adf.fail_next_queries = 1
+    world.run(until=until(110))  # the run ends at 100; the look at 105 fails
+    failed = watcher_status(world.services, world.sim.now)
+    assert failed["ok"] and failed["lastError"] == "factory unreachable"
+    assert failed["lastLookedAt"] == iso(until(90))  # the last look that worked
+    world.run(until=until(200))
+    assert world.lag("f") == pytest.approx(35, abs=0.1)  # 105 + 30, same window
+    assert watcher_status(world.services, world.sim.now)["lastError"] is None
+    world.state.docs[watch.HEARTBEAT] = {"error": "factory unreachable"}  # never worked
+    never = watcher_status(world.services, world.sim.now)
+    assert not never["ok"] and "factory unreachable" in never["detail"]
+
+
 def test_health_says_when_the_watcher_last_looked_and_fails_once_it_stopped_looking():
     from shared.monitoring.health import watcher_status
 
@@ -464,7 +565,7 @@ def test_health_says_when_the_watcher_last_looked_and_fails_once_it_stopped_look
     fresh = watcher_status(services, until(20))
     assert fresh["ok"] and fresh["lastLookedAt"] == iso(T0) and fresh["ageSeconds"] == 20
     stale = watcher_status(services, until(301))
-    assert not stale["ok"] and "stale" in stale["detail"]
+    assert not stale["ok"] and "stale" in stale["detail"] and stale["lastError"] is None
     polling = SimpleNamespace(settings=load_settings({"STORAGE_CONNECTION_STRING": "x",
                                                       "RUN_TRACKING": "poll"}),
                               state=services.state)

@@ -69,11 +69,14 @@ def test_throttling_answers_429_with_retry_after_and_slows_the_watcher_without_f
         async def raise_event(self, *a):
             raise AssertionError("no run of ours is running")
 
-    result = asyncio.run(watch_and_hand_over(NoEvents(), services, {}))
-    assert "error" not in result
-    assert result["intervalSeconds"] > services.settings.watch_interval_seconds
+    services.state.delete("watcher/last-look.json")  # a look is due
+    result = asyncio.run(watch_and_hand_over(NoEvents(), services))
+    assert "error" not in result and "skipped" not in result
+    wait = (dt.datetime.fromisoformat(result["nextLookAt"])
+            - dt.datetime.fromisoformat(result["lookedAt"])).total_seconds()
+    assert wait > services.settings.watch_interval_seconds
     beat, _ = services.state.read_json("watcher/last-look.json")
-    assert beat["slowdown"] > 1 and beat["remainingReads"] < low
+    assert beat["slowdown"] > 1 and beat["remainingReads"] < low and beat == result
 
 
 def test_a_finished_custom_activity_leaves_no_working_folder_behind(adf, deploy, emulator):
@@ -86,3 +89,34 @@ def test_a_finished_custom_activity_leaves_no_working_folder_behind(adf, deploy,
     run_ids = [a["activityRunId"] for a in adf._activity_runs(adf._get_run(run["runId"]))]
     batch = emulator.state_dir / "batch"
     assert run_ids and not [r for r in run_ids if (batch / r).exists()]
+
+
+class NoOwners:
+    """A Durable client no event should reach: no run of these tests has a run record."""
+
+    async def raise_event(self, *a):
+        raise AssertionError("no run of ours is running")
+
+
+@pytest.mark.parametrize("state, heartbeat, named", [
+    (b"{not json", b"{not json", "state: Input should be a valid dictionary"),
+    (b'{"since": "yesterday", "tracked": {"r1": {"owner": "b1"}}}', b"[1, 2]",
+     "since: Input should be a valid datetime or date, input is too short; "
+     "tracked.r1.lastUpdated: is required"),
+])
+def test_a_malformed_watcher_state_is_named_and_replaced_and_the_watcher_goes_on(
+        adf, app_env, caplog, state, heartbeat, named):
+    from shared.orchestration.starters import watch_and_hand_over
+    from shared.services import get_services
+
+    services = get_services()
+    services.state.put("watcher/state.json", state)
+    services.state.put("watcher/last-look.json", heartbeat)
+    result = asyncio.run(watch_and_hand_over(NoOwners(), services))
+    assert "lookedAt" in result, result  # it looked, afresh (an hour back)
+    carried, _ = services.state.read_json("watcher/state.json")
+    assert set(carried) == {"since", "tracked", "pending"}
+    assert carried["since"] == result["lookedAt"]
+    beat, _ = services.state.read_json("watcher/last-look.json")
+    assert beat == result
+    assert f"watcher/state.json is not a watcher state ({named}" in caplog.text
