@@ -37,10 +37,12 @@ async def monitor_keepalive(timer: func.TimerRequest,
 
 @bp.timer_trigger(arg_name="timer", schedule="%WATCH_TICK_SCHEDULE%", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
-async def run_watcher(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+async def run_watcher_tick(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     """The run watcher: each tick looks at the factory when a look is due and hands each
     change to its run's orchestration. A timer, not a Durable activity, so its looks never
-    queue behind the runs' own activities; the host runs one tick at a time app-wide."""
+    queue behind the runs' own activities; the host runs one tick at a time app-wide. Its
+    name is not the `run_watcher` orchestrator's of earlier versions, so an instance of that
+    left from before an upgrade fails plainly rather than meeting a timer of its name."""
     from shared.orchestration.starters import watch_and_hand_over
     from shared.services import get_services
 

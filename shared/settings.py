@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import pairwise
 from typing import Literal
 from urllib.parse import urlparse
 
@@ -23,6 +25,21 @@ class SettingsError(ValueError):
 
 
 RULE_ACTIONS = ("retrain", "score", "none")
+
+
+@lru_cache(maxsize=8)
+def tick_gaps(schedule: str) -> tuple[float, float]:
+    """(shortest, longest) seconds between two ticks of a six-field NCRONTAB schedule (the
+    timer trigger's format), over its next 120 ticks. ValueError when it is not one."""
+    from croniter import croniter
+
+    if len(schedule.split()) != 6 or not croniter.is_valid(schedule, second_at_beginning=True):
+        raise ValueError(f"{schedule!r} is not a six-field NCRONTAB expression ({{second}} "
+                         "{minute} {hour} {day} {month} {day-of-week})")
+    ticks = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC), second_at_beginning=True)
+    times = [ticks.get_next(float) for _ in range(121)]
+    gaps = [b - a for a, b in pairwise(times)]
+    return min(gaps), max(gaps)
 
 
 def parse_rule_actions(text: str | None) -> dict[str, str]:
@@ -195,7 +212,8 @@ class Settings(BaseSettings):
     watch_interval_seconds: float = _f(15.0, "WATCH_INTERVAL_SECONDS", ge=1, le=3600)
     run_safety_net_seconds: float = _f(900.0, "RUN_SAFETY_NET_SECONDS", ge=5, le=86400)
     # The watcher's timer (six-field NCRONTAB): a tick looks only when WATCH_INTERVAL_SECONDS
-    # have passed since the last look began, so ticks should divide the interval.
+    # have passed since the last look began, so ticks should divide the interval, and may be
+    # no further apart than it.
     watch_tick_schedule: str = _f("*/5 * * * * *", "WATCH_TICK_SCHEDULE")
     # Below this many remaining ARM reads (x-ms-ratelimit-remaining-subscription-reads) the
     # watcher and the safety-net polls slow down, up to 8 times.
@@ -232,6 +250,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SECRET_ROTATION_OVERLAP_SECONDS must be longer than SECRET_REFRESH_SECONDS: "
                 "the old secret must stay accepted until every instance has the new one")
+        return self
+
+    @model_validator(mode="after")
+    def _watch_ticks_fit(self) -> Settings:
+        if self.run_tracking != "watcher":
+            return self
+        try:
+            longest = tick_gaps(self.watch_tick_schedule)[1]
+        except ValueError as exc:
+            raise ValueError(f"WATCH_TICK_SCHEDULE: {exc}") from None
+        if longest > self.watch_interval_seconds:
+            raise ValueError(
+                f"WATCH_TICK_SCHEDULE ticks up to {longest:g}s apart, longer than "
+                f"WATCH_INTERVAL_SECONDS ({self.watch_interval_seconds:g}s): the watcher would "
+                f"look only every {longest:g}s")
         return self
 
     @model_validator(mode="after")

@@ -82,12 +82,18 @@ class BlobState:
 
     # --- reads ------------------------------------------------------------------------------
     def read_json(self, name: str) -> tuple[dict | None, str | None]:
-        """(document, etag), or (None, None) when the blob does not exist."""
+        """(document, etag), or (None, None) when the blob does not exist. Raises
+        ValueError when it is not JSON."""
+        data, etag = self.read_bytes(name)
+        return (None, None) if data is None else (json.loads(data), etag)
+
+    def read_bytes(self, name: str) -> tuple[bytes | None, str | None]:
+        """(content, etag) from one download, or (None, None) when the blob does not exist."""
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
             dl = self.container.get_blob_client(name).download_blob()
-            return json.loads(dl.readall()), dl.properties.etag
+            return dl.readall(), dl.properties.etag
         except ResourceNotFoundError:
             return None, None
 
@@ -156,6 +162,11 @@ class BlobState:
         except (ResourceModifiedError, ResourceNotFoundError):
             return None
 
+    def write_if_unchanged(self, name: str, body: bytes | dict, etag: str | None) -> str | None:
+        """Write only if the blob is as it was read: still at `etag`, or still absent when
+        `etag` is None. The new etag, or None when someone wrote first."""
+        return self.create(name, body) if etag is None else self.replace(name, body, etag)
+
     def set_metadata(self, name: str, metadata: dict) -> None:
         """Replace a blob's metadata (its content is unchanged)."""
         self.container.get_blob_client(name).set_blob_metadata(metadata)
@@ -187,8 +198,7 @@ class BlobState:
             new = change(None if current is None else dict(current))
             if new is None:
                 return current
-            won = self.create(name, new) if etag is None else self.replace(name, new, etag)
-            if won:
+            if self.write_if_unchanged(name, new, etag):
                 return new
         raise StateConflict(f"{name}: too many concurrent updates")
 

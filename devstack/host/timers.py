@@ -1,7 +1,9 @@
 """Timer triggers: six-field NCRONTAB schedules (seconds first, `%SETTING%` resolved),
-`run_on_startup`, and `past_due` when a tick was missed (the host was down at the time of
-the next scheduled tick, or a run overran it). The schedule status (last/next tick) is
-kept in the hub store, as the real host keeps it in storage."""
+`run_on_startup`, and `past_due` when a tick was missed while the host was down. A run that
+overran its next tick is followed by the first tick after it ends, as the real host does
+(one run at a time; the next execution is scheduled when the current one completes). The
+schedule status (last/next tick) is kept in the hub store, as the real host keeps it in
+storage."""
 from __future__ import annotations
 
 import json
@@ -88,14 +90,10 @@ class TimerRunner:
             self._fire(now, last, past_due=False)
         due = next_tick(self.expr, now_utc())
         self._save(last, due)
-        missed = False
         while not self._stop.wait(max(0.0, (due - now_utc()).total_seconds())):
-            self._fire(due, last, past_due=missed or now_utc() - due > LATE)
+            self._fire(due, last, past_due=now_utc() - due > LATE)
             last = due
-            following = next_tick(self.expr, due)
-            # A run that overran the next tick: one catch-up run now, marked past due.
-            missed = following < now_utc()
-            due = now_utc() if missed else following
+            due = next_tick(self.expr, max(due, now_utc()))  # after an overrun: the next one
             self._save(last, due)
 
     def _save(self, last, next_) -> None:

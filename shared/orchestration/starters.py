@@ -1,5 +1,5 @@
 """Client-side flows behind the entry points: claim batches and start their orchestrations
-exactly once, keep the singletons alive, watch the factory's runs for their orchestrations,
+exactly once, keep the freshness monitor alive, watch the factory's runs for their orchestrations,
 decide and start reruns and alert actions.
 
 `client` is a `DurableOrchestrationClient`; `services` the invocation's `Services`.
@@ -9,6 +9,7 @@ and names come from `contract`; a start is idempotent because the id derives fro
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
@@ -241,7 +242,7 @@ HAND_OVER_AT_ONCE = 16  # events raised at once by one look (many runs ending to
 
 
 async def watch_and_hand_over(client, services, now: datetime | None = None) -> dict:
-    """One tick of the run watcher (the `run_watcher` timer): when a look is `due`, one look
+    """One tick of the run watcher (the `run_watcher_tick` timer): when a look is `due`, one look
     (`shared.runs.watch`), then each change to its owner as a `run_changed` event.
 
     An owner that is gone (finished, purged) just misses the event; a change that could
@@ -249,27 +250,26 @@ async def watch_and_hand_over(client, services, now: datetime | None = None) -> 
     `pending` and handed over with the next look's, unless a newer change of the same
     owner replaces it. A look that fails keeps the old window (the overlap makes up for it)
     and the next one waits twice as long. The carried state is written under its etag, so
-    of two looks at once (a deployment swap) only one moves the window; a crash anywhere
-    before that write repeats the look, whose events the owners take again harmlessly.
+    of two looks at once (a deployment swap) only one moves the window (the other's events
+    not handed over are left to the runs' safety-net polls); a crash anywhere before that
+    write repeats the look, whose events the owners take again harmlessly, and one between
+    it and the heartbeat only makes the next tick look again.
     Returns what this tick did, for the log."""
     from shared.runs import watch
+    from shared.settings import tick_gaps
 
     s = services.settings
     if s.run_tracking != "watcher":
         return {"skipped": "RUN_TRACKING=poll"}
     now = now or datetime.now(UTC)
     state, adf = services.state, services.adf
-    try:
-        beat, _ = await asyncio.to_thread(state.read_json, watch.HEARTBEAT)
-    except ValueError:  # not JSON: this look writes it afresh
-        beat = None
-    if not watch.due(beat, now):
+    raw, _ = await asyncio.to_thread(state.read_bytes, watch.HEARTBEAT)
+    early = timedelta(seconds=tick_gaps(s.watch_tick_schedule)[0] / 2)
+    beat = _json_or_none(raw)  # not JSON: due, and this look writes it afresh
+    if not watch.due(beat, now, early, s.watch_interval_seconds):
         return {"skipped": "not due"}
-    try:
-        doc, etag = await asyncio.to_thread(state.read_json, watch.STATE)
-    except ValueError as exc:  # not JSON: replaced under its etag by this look's state
-        doc, etag = str(exc), (await asyncio.to_thread(state.properties, watch.STATE)).etag
-    carried = watch.carried_state(doc)
+    raw, etag = await asyncio.to_thread(state.read_bytes, watch.STATE)
+    carried = watch.carried_state(raw)  # not a watcher's state: replaced under its etag
     try:
         seen = await asyncio.to_thread(watch.look, services, carried.get("since"),
                                        carried.get("tracked") or {}, now)
@@ -304,11 +304,7 @@ async def watch_and_hand_over(client, services, now: datetime | None = None) -> 
     delivered = outcomes.count("delivered")
     pending = [c for c, o in zip(changes, outcomes, strict=True) if o == "pending"]
     after = {"since": seen["since"], "tracked": seen["tracked"], "pending": pending}
-    if etag is None:
-        written = await asyncio.to_thread(state.create, watch.STATE, after)
-    else:
-        written = await asyncio.to_thread(state.replace, watch.STATE, after, etag)
-    if not written:
+    if not await asyncio.to_thread(state.write_if_unchanged, watch.STATE, after, etag):
         log.warning("watcher: another look moved the window first; leaving it to that one")
         return {"skipped": "another look wrote first", "delivered": delivered}
     interval = s.watch_interval_seconds * slowdown
@@ -319,6 +315,13 @@ async def watch_and_hand_over(client, services, now: datetime | None = None) -> 
             "slowdown": slowdown, "remainingReads": adf.budget.remaining}
     await asyncio.to_thread(state.put, watch.HEARTBEAT, beat)
     return beat
+
+
+def _json_or_none(raw: bytes | None):
+    try:
+        return json.loads(raw) if raw is not None else None
+    except ValueError:
+        return None
 
 
 def owner_gone(exc: Exception) -> bool:

@@ -32,11 +32,13 @@ the last run's news by seconds.
 """
 from __future__ import annotations
 
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
 from shared.adf.status import TERMINAL_STATUSES, map_run_status, status_signature
 from shared.errors import describe_validation_error
@@ -53,51 +55,84 @@ _RUN_KEPT = ("runId", "runGroupId", "pipelineName", "status", "runStart", "lastU
 FORGET_AFTER = timedelta(days=8)  # longer than any run: a run never seen again is let go
 HEARTBEAT = "watcher/last-look.json"
 STATE = "watcher/state.json"
-EARLY = timedelta(seconds=0.5)  # a tick this early for the next look is on time (jitter)
+LONGEST_WAIT = 16  # intervals: a failed look's double wait at the lowest ARM budget (8x)
 
 
-def due(beat: dict | None, now: datetime) -> bool:
-    """Whether a tick at `now` looks: the first tick ever, the next look's time has come, or
-    the heartbeat does not say when (the look rewrites it)."""
+def due(beat: dict | None, now: datetime, early: timedelta, interval: float) -> bool:
+    """Whether a tick at `now` looks: the first tick ever, or the next look's time has come
+    (`early`: half the shortest gap between ticks, so a tick that runs late never costs a
+    whole tick and none looks a tick too soon), or the heartbeat does not say when, or says
+    a time further off than any wait there is (hand-edited, a clock that was wrong)."""
     try:
-        return now >= datetime.fromisoformat(beat["nextLookAt"]) - EARLY
-    except (TypeError, KeyError, ValueError):
+        at = datetime.fromisoformat(beat["nextLookAt"])
+        return now >= at - early or at - now > timedelta(seconds=LONGEST_WAIT * interval)
+    except (TypeError, KeyError, ValueError):  # TypeError: not a dict, or a naive time
         return True
 
 
-class _Tracked(BaseModel):
-    model_config = ConfigDict(extra="allow")
+def _aware(value: str) -> str:
+    if datetime.fromisoformat(value).tzinfo is None:
+        raise ValueError("needs a time zone")
+    return value
+
+
+def _time_or_empty(value: str) -> str:
+    _time(value)
+    return value
+
+
+_Timestamp = Annotated[str, AfterValidator(_aware)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class _Run(_Strict):
+    runId: str
+
+
+class _Tracked(_Strict):
     owner: str | None = None
-    lastUpdated: str
-    seenAt: datetime
-    fetchedAt: datetime
+    lastUpdated: Annotated[str, AfterValidator(_time_or_empty)]
+    seenAt: _Timestamp
+    fetchedAt: _Timestamp
     terminal: bool = False
+    signature: str | None = None
+    run: _Run | None = None
+
+    @model_validator(mode="after")
+    def _owned_runs_carry_their_run(self):
+        if self.owner and self.run is None:
+            raise ValueError("a run of ours carries its `run` (to read its activity runs)")
+        return self
 
 
-class _Change(BaseModel):
+class _Change(_Strict):
     instanceId: str
     status: dict
 
 
-class _Carried(BaseModel):
-    since: datetime | None = None
+class _Carried(_Strict):
+    since: _Timestamp | None = None
     tracked: dict[str, _Tracked] = {}
     pending: list[_Change] = []
 
 
-def carried_state(doc) -> dict:
-    """The STATE blob's document if it has the shape looks write; otherwise (hand-edited,
-    from an incompatible version) the error is logged naming the blob and the watcher starts
-    afresh: it looks back LOOKBACK_SECONDS, and its next write replaces the blob."""
-    if doc is None:
+def carried_state(raw: bytes | None) -> dict:
+    """The STATE blob's document if it has the shape looks write; otherwise (not JSON,
+    hand-edited, from an incompatible version) the error is logged naming the blob and the
+    watcher starts afresh: it looks back LOOKBACK_SECONDS, and its next write replaces the
+    blob."""
+    if raw is None:
         return {}
     try:
-        _Carried.model_validate(doc)
-        return doc
+        _Carried.model_validate_json(raw)
     except ValidationError as exc:
         log.error("watcher: %s is not a watcher state (%s); starting afresh", STATE,
                   describe_validation_error(exc, root="state"))
         return {}
+    return json.loads(raw)
 
 
 def window(since: str | None, now: datetime) -> tuple[datetime, datetime]:

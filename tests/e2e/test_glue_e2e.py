@@ -137,13 +137,16 @@ def test_the_watcher_notices_finished_runs_within_seconds_and_health_says_when_i
                                  f": {[(e.get('EventType'), e.get('Timestamp')) for e in history]}")
     watcher = stack.api.request("GET", "health/details").json()["checks"]["runWatcher"]
     assert watcher["ok"] is True and watcher["ageSeconds"] < 30, watcher
-    # The watcher's timer looks once per interval and forgets runs once they ended.
-    beat, _ = stack.services().state.read_json("watcher/last-look.json")
-    assert (datetime.fromisoformat(beat["nextLookAt"])
-            - datetime.fromisoformat(beat["lookedAt"])).total_seconds() == interval
-    carried, _ = stack.services().state.read_json("watcher/state.json")
-    assert run["adfRunIds"][-1] not in carried["tracked"] or (
-        carried["tracked"][run["adfRunIds"][-1]]["terminal"])
+    # The watcher's timer looks once per interval, and what it carries names the run's
+    # end and its owner (kept for the 60 s overlap after the end, then let go).
+    state = stack.services().state
+    carried, _ = state.read_json("watcher/state.json")
+    beat, _ = state.read_json("watcher/last-look.json")
+    assert "error" not in beat and (datetime.fromisoformat(beat["nextLookAt"])
+                                    - datetime.fromisoformat(beat["lookedAt"])
+                                    ).total_seconds() == interval, beat
+    entry = carried["tracked"][run["adfRunIds"][-1]]
+    assert entry["terminal"] is True and entry["owner"] == run["instanceId"], entry
 
 
 def test_burst_of_files_with_duplicate_events_gives_bounded_batches_one_adf_run_each(stack):

@@ -37,7 +37,7 @@ def test_every_contract_name_is_registered_with_its_trigger():
 
 def test_the_run_watcher_is_a_timer_on_its_tick_setting_not_an_orchestration():
     """Its looks must not wait in the Durable activity queue behind the runs' own work."""
-    watcher = next(f for f in app_functions() if f.get_function_name() == "run_watcher")
+    watcher = next(f for f in app_functions() if f.get_function_name() == "run_watcher_tick")
     timer = next(b for b in watcher.get_bindings() if b.type == "timerTrigger")
     assert timer.schedule == "%WATCH_TICK_SCHEDULE%" and not timer.run_on_startup
 

@@ -1,6 +1,6 @@
 import pytest
 
-from shared.settings import SettingsError, load_settings, setting_name
+from shared.settings import SettingsError, load_settings, setting_name, tick_gaps
 
 BASE = {"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 
@@ -65,6 +65,29 @@ def test_alert_rule_actions_are_validated_with_the_settings():
         load_settings({**BASE, "ALERT_RULE_ACTIONS": "drift-rule=explode"})
     assert "ALERT_RULE_ACTIONS" in str(e.value) and "'explode'" in str(e.value)
     assert load_settings({**BASE, "ALERT_RULE_ACTIONS": "drift-rule=retrain"})
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"WATCH_TICK_SCHEDULE": "*/5 * * * *"}, "WATCH_TICK_SCHEDULE: '*/5 * * * *' is not a "
+     "six-field NCRONTAB expression"),
+    ({"WATCH_TICK_SCHEDULE": "61 * * * * *"}, "is not a six-field NCRONTAB expression"),
+    ({"WATCH_TICK_SCHEDULE": "0 * * * * *"}, "WATCH_TICK_SCHEDULE ticks up to 60s apart, "
+     "longer than WATCH_INTERVAL_SECONDS (15s)"),
+    ({"WATCH_TICK_SCHEDULE": "*/5 * * * * *", "WATCH_INTERVAL_SECONDS": "2"},
+     "ticks up to 5s apart, longer than WATCH_INTERVAL_SECONDS (2s)"),
+])
+def test_the_watchers_tick_schedule_is_checked_against_its_interval(env, expected):
+    with pytest.raises(SettingsError) as e:
+        load_settings({"STORAGE_CONNECTION_STRING": "x", **env})
+    assert expected in str(e.value)
+    # With per-run polling the ticks do nothing, so their schedule does not matter.
+    assert load_settings({"STORAGE_CONNECTION_STRING": "x", "RUN_TRACKING": "poll", **env})
+
+
+def test_tick_gaps_are_the_shortest_and_longest_between_two_ticks():
+    assert tick_gaps("*/5 * * * * *") == (5.0, 5.0) and tick_gaps("* * * * * *") == (1.0, 1.0)
+    assert tick_gaps("*/7 * * * * *") == (4.0, 7.0)  # 56 -> 0 is 4 s
+    assert tick_gaps("0,15,30,45 * * * * *") == (15.0, 15.0)
 
 
 def test_settings_built_from_a_dict_ignore_the_process_environment(monkeypatch):

@@ -32,18 +32,38 @@ def iso(t: datetime) -> str:
     return t.isoformat()
 
 
+class HostDied(BaseException):
+    """The host going away mid-tick: no `except Exception` in the app catches it."""
+
+
+class Faults:
+    """Crash points a test arms: `crash_at["state"] = 1` kills the host at the next write
+    of the watcher's state. Points: query (mid-look), hand_over (between two events),
+    state (before the state is written), heartbeat (between the state and the heartbeat)."""
+
+    def __init__(self):
+        self.crash_at: Counter[str] = Counter()
+
+    def hit(self, point: str) -> None:
+        if self.crash_at[point]:
+            self.crash_at[point] -= 1
+            raise HostDied(point)
+
+
 class FakeFactory:
     """Runs that are InProgress until `ends` and then `outcome`; a change becomes visible
     to queries `late` seconds after its `lastUpdated` (ADF's eventual consistency). Counts
     calls as ARM would see them (a page of `page_size` runs per query call)."""
 
-    def __init__(self, sim: Simulator, page_size: int = 2):
-        self.sim, self.page_size = sim, page_size
+    def __init__(self, sim: Simulator, page_size: int = 2, faults: Faults | None = None):
+        self.sim, self.page_size, self.faults = sim, page_size, faults or Faults()
         self.runs: dict[str, dict] = {}
         self.calls: Counter[str] = Counter()
         self.budget = ArmBudget()
         self.fail_next_queries = 0
         self.lock = threading.Lock()  # a look reads activity runs from several threads
+        self.look_seconds = 0.0  # simulated time one look takes
+        self.look_starts: list[datetime] = []  # every look's query, failed or not
 
     def add(self, run_id: str, batch_id: str, ends: datetime, outcome: str = "Succeeded",
             late: float = 0.0) -> None:
@@ -66,6 +86,9 @@ class FakeFactory:
         return self.view(run_id)
 
     def runs_updated(self, after: datetime, before: datetime) -> list[dict]:
+        self.look_starts.append(self.sim.now)
+        self.faults.hit("query")
+        self.sim.now += timedelta(seconds=self.look_seconds)
         if self.fail_next_queries:
             self.fail_next_queries -= 1
             raise ConnectionError("factory unreachable")
@@ -91,20 +114,32 @@ class FakeFactory:
 class FakeState:
     """`BlobState` in memory, etags included: run records and the watcher's blobs."""
 
-    def __init__(self):
+    def __init__(self, faults: Faults | None = None):
+        self.faults = faults or Faults()
         self.docs: dict[str, dict] = {}
         self.versions: Counter[str] = Counter()
         self.reads: Counter[str] = Counter()
 
-    def read_json(self, name):
+    def read_bytes(self, name):
         self.reads[name] += 1
         doc = self.docs.get(name)
-        return (json.loads(json.dumps(doc)), str(self.versions[name])) if doc is not None else (
+        return (json.dumps(doc).encode(), str(self.versions[name])) if doc is not None else (
             None, None)
 
+    def read_json(self, name):
+        raw, etag = self.read_bytes(name)
+        return (json.loads(raw), etag) if raw is not None else (None, None)
+
     def put(self, name, body):
+        if name == watch.HEARTBEAT:
+            self.faults.hit("heartbeat")
         self.docs[name] = body
         self.versions[name] += 1
+
+    def write_if_unchanged(self, name, body, etag):
+        if name == watch.STATE:
+            self.faults.hit("state")
+        return self.create(name, body) if etag is None else self.replace(name, body, etag)
 
     def create(self, name, body):
         if name in self.docs:
@@ -122,11 +157,14 @@ class FakeState:
 class FakeClient:
     """The Durable client's `raise_event`, into the simulator; `drop` loses events."""
 
-    def __init__(self, sim: Simulator, drop: set[str] = frozenset()):
+    def __init__(self, sim: Simulator, drop: set[str] = frozenset(),
+                 faults: Faults | None = None):
         self.sim, self.drop, self.raised = sim, set(drop), []
+        self.faults = faults or Faults()
         self.unreachable = 0  # the next calls fail as when the Durable API is out of reach
 
     async def raise_event(self, instance_id, name, data):
+        self.faults.hit("hand_over")
         if self.unreachable:
             self.unreachable -= 1
             raise ConnectionError("Cannot connect to host 127.0.0.1:7071")
@@ -143,46 +181,45 @@ class FakeClient:
 class World:
     """The watcher's timer and the runs' orchestrations in one simulation. `run(until=)`
     ticks the watcher every `tick` seconds (once `watching`) as the host's timer does: one
-    tick at a time, and a tick that overran the next one is followed by one at once."""
+    tick at a time, and a tick that overran the next one is followed by the first tick
+    after it ends."""
 
     def __init__(self, run_seconds: dict[str, float], page_size: int = 2, late: float = 0.0,
                  drop: set[str] = frozenset(), tracking: str = "watcher",
                  per_generation: int = 50):
         self.finished: dict[str, datetime] = {}
         self.sim = Simulator(ORCHESTRATORS, self.activities(), T0)
-        self.adf = FakeFactory(self.sim, page_size)
-        self.state = FakeState()
+        self.faults = Faults()
+        self.adf = FakeFactory(self.sim, page_size, self.faults)
+        self.state = FakeState(self.faults)
         self.services = SimpleNamespace(settings=SETTINGS, adf=self.adf, state=self.state)
-        self.client = FakeClient(self.sim, drop)
+        self.client = FakeClient(self.sim, drop, self.faults)
         self.run_seconds, self.late, self.tracking = run_seconds, late, tracking
-        self.crash_looks: int = 0
-        self.look_seconds = 0.0  # simulated time one look takes
-        self.look_starts: list[datetime] = []
+        self.look_starts = self.adf.look_starts
         self.per_generation = per_generation
         self.tick, self.watching, self.next_tick = TICK, False, T0
         self.ticks: list[dict] = []
+        self.late_by = lambda n: 0.0  # seconds the n-th tick runs after its time
 
     def run(self, until: datetime) -> None:
         while self.watching and self.next_tick <= until:
             self.sim.run(until=self.next_tick)
-            self.sim.now = max(self.sim.now, self.next_tick)
+            late = timedelta(seconds=self.late_by(len(self.ticks)))
+            self.sim.now = max(self.sim.now, self.next_tick + late)
             self.ticks.append(self.watch_tick())
-            self.next_tick = max(self.next_tick + timedelta(seconds=self.tick), self.sim.now)
+            self.next_tick += timedelta(seconds=self.tick)
+            while self.next_tick <= self.sim.now:  # overran: the first tick after the end
+                self.next_tick += timedelta(seconds=self.tick)
         self.sim.run(until=until)
         self.sim.now = max(self.sim.now, until)
 
     def watch_tick(self) -> dict:
-        """What the timer function does: one call of the tick (its failures are the host's
-        to log, as the real host logs a failed timer function)."""
-        began = self.sim.now
-        beat = self.state.docs.get(watch.HEARTBEAT)
-        if self.crash_looks and watch.due(beat, began):
-            self.crash_looks -= 1
-            return {"crashed": True}
-        if watch.due(beat, began) and self.services.settings.run_tracking == "watcher":
-            self.look_starts.append(began)
-            self.sim.now += timedelta(seconds=self.look_seconds)
-        return asyncio.run(watch_and_hand_over(self.client, self.services, began))
+        """What the timer function does: one call of the tick. A host that dies in it
+        comes back for the next tick with what it had written."""
+        try:
+            return asyncio.run(watch_and_hand_over(self.client, self.services, self.sim.now))
+        except HostDied as died:
+            return {"crashed": str(died)}
 
     def start_watcher(self) -> None:
         self.watching = True
@@ -330,7 +367,7 @@ def test_a_change_visible_late_or_a_look_that_crashed_is_caught_by_the_overlappi
     world.start_runs()
     world.run(until=until(140))
     assert "late" not in world.finished
-    world.crash_looks = 1
+    world.faults.crash_at["query"] = 1
     world.run(until=until(400))
     assert world.lag("late") <= 40 + 2 * SETTINGS.watch_interval_seconds + 2
 
@@ -377,35 +414,60 @@ def test_a_tick_looks_only_when_a_look_is_due_and_otherwise_reads_only_the_heart
     assert world.adf.calls["queryPipelineRuns"] == 21
 
 
-def test_of_two_looks_at_once_only_one_moves_the_window():
+@pytest.mark.parametrize("first_look", [True, False])
+def test_of_two_looks_at_once_only_one_moves_the_window(first_look):
     world = World({"a": 100})
     world.start_runs()
-    world.sim.run(until=until(1))
-    first, _ = world.state.read_json(watch.STATE)
-    assert first is None
-    real_create = world.state.create
+    if not first_look:  # the state exists: the write is a replace under its etag
+        world.start_watcher()
+        world.run(until=until(30))
+        world.watching = False
+    world.sim.run(until=until(41))
+    world.state.docs.pop(watch.HEARTBEAT, None)
+    other = {"since": iso(until(40)), "tracked": {}, "pending": []}
+    write = world.state.write_if_unchanged
 
-    def another_look_first(name, body):  # a second host's tick wrote between read and write
-        real_create(name, {"since": iso(until(0)), "tracked": {}, "pending": []})
-        return real_create(name, body)
+    def another_look_first(name, body, etag):  # a second host's tick wrote in between
+        world.state.put(name, other)
+        return write(name, body, etag)
 
-    world.state.create = another_look_first
+    world.state.write_if_unchanged = another_look_first
     result = asyncio.run(watch_and_hand_over(world.client, world.services, world.sim.now))
     assert result["skipped"] == "another look wrote first"
-    assert world.state.docs[watch.STATE]["since"] == iso(until(0))  # the other look's
+    assert world.state.docs[watch.STATE] == other  # the other look's window stands
     assert watch.HEARTBEAT not in world.state.docs  # the next tick looks again
+
+
+@pytest.mark.parametrize("point", ["query", "hand_over", "state", "heartbeat"])
+def test_a_host_that_dies_anywhere_in_a_tick_leaves_nothing_half_done(point):
+    world = World({"a": 100, "b": 100})
+    world.start_watcher()
+    world.start_runs()
+    world.run(until=until(99))
+    since = world.state.docs[watch.STATE]["since"]
+    world.faults.crash_at[point] = 1  # in the look at 105, which sees both ends
+    world.run(until=until(105))
+    assert world.ticks[-1] == {"crashed": point}
+    moved = world.state.docs[watch.STATE]["since"] != since
+    assert moved == (point == "heartbeat")  # only a written state moves the window
+    world.run(until=until(300))
+    # The next tick looks again (the heartbeat still says a look is due), so both runs
+    # hear of their end within a tick: none waits for its safety net.
+    for bid in ("a", "b"):
+        assert world.lag(bid) <= 5 + TICK + 0.1, (bid, world.lag(bid))
+    assert world.sim.activity_runs.get(c.GET_ADF_RUN_STATUS, 0) == 0
 
 
 def test_the_next_look_is_counted_from_when_the_last_one_began():
     world = World({})
-    world.look_seconds = 10.0  # many runs ended together: the look itself takes a while
+    world.adf.look_seconds = 10.0  # many runs ended together: the look itself takes a while
     world.start_watcher()
     world.run(until=until(200))
     gaps = {round((b - a).total_seconds()) for a, b in pairwise(world.look_starts)}
     assert len(world.look_starts) >= 10 and gaps == {SETTINGS.watch_interval_seconds}
-    world.look_seconds = 40.0  # longer than the interval: the next look follows at once
+    world.adf.look_seconds = 40.0  # longer than the interval: the first tick after it looks
     world.run(until=until(400))
-    assert {round((b - a).total_seconds()) for a, b in pairwise(world.look_starts[-4:])} == {40}
+    assert {round((b - a).total_seconds()) for a, b in pairwise(world.look_starts[-4:])} == {45}
 
 
 def test_one_look_reads_its_changed_runs_reads_at_once_at_a_time(monkeypatch):
@@ -484,11 +546,53 @@ def test_window_overlaps_the_last_look_and_a_fresh_watcher_looks_back():
     assert watch.window(iso(until(-86400)), now) == (back, now)  # stopped a day: an hour back
 
 
-def test_a_look_is_due_at_its_time_give_or_take_timer_jitter():
+def test_a_look_is_due_at_its_time_give_or_take_half_a_tick():
+    early, interval = timedelta(seconds=2.5), 15.0
     beat = {"nextLookAt": iso(until(15))}
-    assert watch.due(None, until(0)) and watch.due({"lookedAt": iso(until(0))}, until(0))
-    assert watch.due(beat, until(15)) and watch.due(beat, until(14.6))
-    assert not watch.due(beat, until(14.4)) and not watch.due(beat, until(10))
+
+    def due(b, at):
+        return watch.due(b, until(at), early, interval)
+
+    assert due(None, 0) and due({"lookedAt": iso(until(0))}, 0) and due([1, 2], 0)
+    assert due(beat, 15) and due(beat, 12.6)  # a look that began up to 2.4 s late
+    assert not due(beat, 12.4) and not due(beat, 10)  # never a whole tick early
+    # A time no real wait reaches (16 intervals), or one without a time zone: look now.
+    assert due({"nextLookAt": iso(until(241))}, 0) and not due({"nextLookAt": iso(until(239))}, 0)
+    assert due({"nextLookAt": "2026-11-24T12:00:15"}, 0)
+
+
+def test_a_late_tick_does_not_make_the_next_look_wait_a_whole_tick():
+    world = World({})
+    world.late_by = lambda n: 2.0 if n % 2 == 0 else 0.0  # every other tick runs 2 s late
+    world.start_watcher()
+    world.run(until=until(300))
+    gaps = [(b - a).total_seconds() for a, b in pairwise(world.look_starts)]
+    # A look that began 2 s late is followed by one on time, 13 s later, not 18 s.
+    assert len(world.look_starts) == 21 and max(gaps) <= SETTINGS.watch_interval_seconds + 2
+
+
+def test_a_carried_state_is_taken_only_in_the_shape_looks_write(caplog):
+    world = World({"long": 5000})
+    world.start_watcher()
+    world.start_runs()
+    world.run(until=until(100))
+    good = world.state.docs[watch.STATE]
+    assert watch.carried_state(json.dumps(good).encode()) == good and good["tracked"]
+    entry = good["tracked"]["run-long"]
+    without_run = {k: v for k, v in entry.items() if k != "run"}
+    # Each of these once passed a loose check and then made every look fail.
+    bad = [({**good, "since": 1700000000}, "since: Input should be a valid string"),
+           ({**good, "since": "2026-11-27T00:00:00"}, "since: Value error, needs a time zone"),
+           ({**good, "tracked": {"run-long": without_run}}, "carries its `run`"),
+           ({**good, "tracked": {"run-long": {**entry, "seenAt": 5}}},
+            "tracked.run-long.seenAt: Input should be a valid string"),
+           ({**good, "pending": [{"instanceId": "x"}]}, "pending.0.status: is required"),
+           ([good], "state: Input should be an object")]
+    for doc, named in bad:
+        caplog.clear()
+        assert watch.carried_state(json.dumps(doc).encode()) == {}, named
+        assert f"{watch.STATE} is not a watcher state" in caplog.text and named in caplog.text
+    assert watch.carried_state(b"{not json") == {} and "Invalid JSON" in caplog.text
 
 
 def test_stale_stages_are_refreshed_oldest_first_and_capped_per_look():
@@ -543,13 +647,15 @@ def test_a_failed_look_keeps_the_window_waits_twice_as_long_and_health_names_the
     assert [t.get("skipped") for t in world.ticks[1:6]] == ["not due"] * 5
     assert "runsSeen" in world.ticks[6]  # the look at 30 s worked
     world.run(until=until(100))
-    world.adf.fail_next_queries = 1
-    world.run(until=until(110))  # the run ends at 100; the look at 105 fails
+    world.adf.fail_next_queries = 4  # the run ends at 100; looks fail from 105 to 195
+    world.run(until=until(110))
     failed = watcher_status(world.services, world.sim.now)
     assert failed["ok"] and failed["lastError"] == "factory unreachable"
     assert failed["lastLookedAt"] == iso(until(90))  # the last look that worked
-    world.run(until=until(200))
-    assert world.lag("f") == pytest.approx(35, abs=0.1)  # 105 + 30, same window
+    world.run(until=until(300))
+    # Noticed by the look at 225, from the window the failures kept (since 90): a window
+    # moved on by the failures would start past the run's end, overlap or not.
+    assert world.lag("f") == pytest.approx(125, abs=0.1)
     assert watcher_status(world.services, world.sim.now)["lastError"] is None
     world.state.docs[watch.HEARTBEAT] = {"error": "factory unreachable"}  # never worked
     never = watcher_status(world.services, world.sim.now)

@@ -99,9 +99,9 @@ class NoOwners:
 
 
 @pytest.mark.parametrize("state, heartbeat, named", [
-    (b"{not json", b"{not json", "state: Input should be a valid dictionary"),
+    (b"{not json", b"{not json", "state: Invalid JSON"),
     (b'{"since": "yesterday", "tracked": {"r1": {"owner": "b1"}}}', b"[1, 2]",
-     "since: Input should be a valid datetime or date, input is too short; "
+     "since: Value error, Invalid isoformat string: 'yesterday'; "
      "tracked.r1.lastUpdated: is required"),
 ])
 def test_a_malformed_watcher_state_is_named_and_replaced_and_the_watcher_goes_on(
