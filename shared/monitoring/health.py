@@ -64,9 +64,14 @@ def watcher_status(services, now: datetime | None = None) -> dict:
     s = services.settings
     if s.run_tracking != "watcher":
         return {"ok": True, "detail": "RUN_TRACKING=poll: each run polls its own ADF run"}
-    beat, _ = services.state.read_json(HEARTBEAT)
-    if not beat:
+    try:
+        beat, _ = services.state.read_json(HEARTBEAT)
+    except ValueError:
+        beat = "not JSON"
+    if beat is None:
         return {"ok": True, "detail": "the watcher has not looked yet"}
+    if not isinstance(beat, dict):  # written by someone else: the next look rewrites it
+        return {"ok": False, "detail": f"{HEARTBEAT} is not a watcher heartbeat"}
     if not beat.get("lookedAt"):  # no look has worked yet
         return {"ok": False, "lastError": beat.get("error"),
                 "detail": f"the watcher's looks fail: {beat.get('error')}"}

@@ -660,6 +660,11 @@ def test_a_failed_look_keeps_the_window_waits_twice_as_long_and_health_names_the
     world.state.docs[watch.HEARTBEAT] = {"error": "factory unreachable"}  # never worked
     never = watcher_status(world.services, world.sim.now)
     assert not never["ok"] and "factory unreachable" in never["detail"]
+    world.state.docs[watch.HEARTBEAT] = [1, 2]  # written by someone else
+    odd = watcher_status(world.services, world.sim.now)
+    assert not odd["ok"] and odd["detail"] == f"{watch.HEARTBEAT} is not a watcher heartbeat"
+    world.run(until=until(330))  # the next look rewrites it
+    assert watcher_status(world.services, world.sim.now)["ok"]
 
 
 def test_health_says_when_the_watcher_last_looked_and_fails_once_it_stopped_looking():
