@@ -24,17 +24,23 @@ def start(root: Path, overrides: dict[str, str], wait_seconds: float = 1) -> Loc
         "FRESHNESS_INTERVAL_SECONDS": "3600", **overrides})
     stack.start()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "pipeline").mkdir()
-            noop = json.loads(json.dumps(NOOP))
-            noop["properties"]["activities"][0]["typeProperties"]["waitTimeInSeconds"] = \
-                wait_seconds
-            (Path(tmp) / "pipeline" / "bench_noop.json").write_text(json.dumps(noop))
-            services(stack).adf.deploy(Path(tmp))
+        deploy_wait(stack, wait_seconds)
     except Exception:
         stack.stop()
         raise
     return stack
+
+
+def deploy_wait(stack: LocalStack, wait_seconds: float) -> None:
+    """(Re)deploy the score-only pipeline as a Wait of `wait_seconds`; runs started after
+    it use the new length."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "pipeline").mkdir()
+        noop = json.loads(json.dumps(NOOP))
+        noop["properties"]["activities"][0]["typeProperties"]["waitTimeInSeconds"] = \
+            wait_seconds
+        (Path(tmp) / "pipeline" / "bench_noop.json").write_text(json.dumps(noop))
+        services(stack).adf.deploy(Path(tmp))
 
 
 def services(stack: LocalStack):

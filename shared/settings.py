@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import pairwise
 from typing import Literal
@@ -30,16 +29,23 @@ RULE_ACTIONS = ("retrain", "score", "none")
 @lru_cache(maxsize=8)
 def tick_gaps(schedule: str) -> tuple[float, float]:
     """(shortest, longest) seconds between two ticks of a six-field NCRONTAB schedule (the
-    timer trigger's format), over its next 120 ticks. ValueError when it is not one."""
+    timer trigger's format) that ticks every hour of every day, so its ticks repeat hourly
+    and one hour holds every gap. ValueError when it is not one, or names hours or days
+    (a watcher that stopped at night would leave runs to their safety net)."""
     from croniter import croniter
 
     if len(schedule.split()) != 6 or not croniter.is_valid(schedule, second_at_beginning=True):
         raise ValueError(f"{schedule!r} is not a six-field NCRONTAB expression ({{second}} "
                          "{minute} {hour} {day} {month} {day-of-week})")
-    ticks = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC), second_at_beginning=True)
-    times = [ticks.get_next(float) for _ in range(121)]
-    gaps = [b - a for a, b in pairwise(times)]
-    return min(gaps), max(gaps)
+    minute, hour, day, month, weekday, second = croniter(
+        schedule, second_at_beginning=True).expanded
+    if any(field != ["*"] for field in (hour, day, month, weekday)):
+        raise ValueError(f"{schedule!r} does not tick every hour of every day (its hour, day, "
+                         "month and day-of-week fields must be *)")
+    ticks = sorted(m * 60 + s for m in (range(60) if minute == ["*"] else minute)
+                   for s in (range(60) if second == ["*"] else second))
+    gaps = [b - a for a, b in pairwise([*ticks, ticks[0] + 3600])]
+    return float(min(gaps)), float(max(gaps))
 
 
 def parse_rule_actions(text: str | None) -> dict[str, str]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -247,3 +248,4 @@ class BatchEndpointStandIn:
     def stop(self) -> None:
         shut(self._server)
         self._server = None
+        shutil.rmtree(self._work, ignore_errors=True)  # jobs' folders: nothing reads them after

@@ -75,11 +75,16 @@ def watcher_status(services, now: datetime | None = None) -> dict:
     if not beat.get("lookedAt"):  # no look has worked yet
         return {"ok": False, "lastError": beat.get("error"),
                 "detail": f"the watcher's looks fail: {beat.get('error')}"}
-    age = ((now or datetime.now(UTC)) - datetime.fromisoformat(beat["lookedAt"])).total_seconds()
-    limit = max(300.0, WATCHER_STALE_LOOKS * s.watch_interval_seconds * beat.get("slowdown", 1))
+    try:  # TypeError: not a string, a naive time, a slowdown that is not a number
+        age = ((now or datetime.now(UTC)) - datetime.fromisoformat(beat["lookedAt"])
+               ).total_seconds()
+        limit = max(300.0, WATCHER_STALE_LOOKS * s.watch_interval_seconds
+                    * float(beat.get("slowdown", 1)))
+    except (TypeError, ValueError):
+        return {"ok": False, "detail": f"{HEARTBEAT} is not a watcher heartbeat"}
     return {"ok": age <= limit, "lastLookedAt": beat["lookedAt"], "ageSeconds": round(age, 1),
             "slowdown": beat.get("slowdown"), "remainingReads": beat.get("remainingReads"),
-            "lastError": beat.get("error"),
+            "failedReads": beat.get("failedReads"), "lastError": beat.get("error"),
             "detail": f"last looked {age:.0f}s ago" + ("" if age <= limit else
                                                        f"; stale (more than {limit:.0f}s)")}
 

@@ -311,6 +311,7 @@ async def watch_and_hand_over(client, services, now: datetime | None = None) -> 
     beat = {"lookedAt": now.isoformat(),
             "nextLookAt": (now + timedelta(seconds=interval)).isoformat(),
             "runsSeen": seen["runsSeen"], "changes": len(seen["changes"]),
+            "failedReads": seen["failedReads"],
             "delivered": delivered, "pending": len(pending), "tracked": len(seen["tracked"]),
             "slowdown": slowdown, "remainingReads": adf.budget.remaining}
     await asyncio.to_thread(state.put, watch.HEARTBEAT, beat)

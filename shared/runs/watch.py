@@ -5,7 +5,9 @@ Window: [since - OVERLAP, now]. Consecutive windows overlap by OVERLAP_SECONDS, 
 whose `lastUpdated` becomes visible late, or a look that was retried or restarted, misses
 nothing; a run seen twice with the same `lastUpdated` costs nothing more. A fresh watcher
 (no `since`), or one that has not looked for longer, looks back LOOKBACK_SECONDS at most: a
-run of ours that changed before that is caught by its own safety-net poll.
+run of ours that changed before that is caught by its own safety-net poll. Only a failed
+runs query fails a look: a run whose own reads fail (its record, its activity runs) is left
+as it was, the rest of the look goes on, and the next window starts at that run's change.
 
 Cadence: the watcher is a timer trigger (`functions/triggers.py`) that ticks every few
 seconds (WATCH_TICK_SCHEDULE) and looks only when `due`: WATCH_INTERVAL_SECONDS after the
@@ -42,6 +44,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, mod
 
 from shared.adf.status import TERMINAL_STATUSES, map_run_status, status_signature
 from shared.errors import describe_validation_error
+from shared.landing.batch import BATCH_ID
 from shared.runs.records import RunRecords
 
 log = logging.getLogger(__name__)
@@ -89,7 +92,13 @@ class _Strict(BaseModel):
 
 
 class _Run(_Strict):
+    """What a refresh reads a run's activity runs with (`_RUN_KEPT`)."""
     runId: str
+    runGroupId: str | None = None
+    pipelineName: str | None = None
+    status: str | None = None
+    runStart: Annotated[str, AfterValidator(_time_or_empty)] | None = None
+    lastUpdated: Annotated[str, AfterValidator(_time_or_empty)] | None = None
 
 
 class _Tracked(_Strict):
@@ -175,9 +184,9 @@ def _time(value) -> datetime | None:
 
 def owner_of(records: RunRecords, run: dict) -> str | None:
     batch_id = (run.get("parameters") or {}).get("batchId")
-    if not batch_id:
-        return None
-    record = records.get(str(batch_id))
+    if not isinstance(batch_id, str) or not BATCH_ID.fullmatch(batch_id):
+        return None  # not one of ours (another team's pipeline may have a batchId too)
+    record = records.get(batch_id)
     if not record or record.get("status") != "running":
         return None
     return record.get("instanceId")
@@ -185,9 +194,12 @@ def owner_of(records: RunRecords, run: dict) -> str | None:
 
 def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
     """{"changes": [{"instanceId", "status"}], "since" (for the next look), "tracked",
-    "runsSeen"}. Raises what the ADF client raises."""
+    "runsSeen", "failedReads"}. Raises what the ADF client raises for the runs query; a
+    run whose own reads fail is left for the next look (its window starts at that run's
+    change, at most LOOKBACK_SECONDS back), and the rest of the look goes on."""
     adf, records = services.adf, RunRecords(services.state)
     after, before = window(since, now)
+    since_was = after + timedelta(seconds=OVERLAP_SECONDS)  # this window's `since`
     tracked = {k: dict(v) for k, v in (tracked or {}).items()}
     runs = adf.runs_updated(after, before)
     fresh: dict[str, tuple[dict, dict | None]] = {}  # new or moved runs: (run, tracked entry)
@@ -204,10 +216,16 @@ def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
         owner = seen["owner"] if seen else owner_of(records, run)
         return owner, adf.status_of(run) if owner else None
 
-    changes = []
+    changes, failed, retry_from = [], 0, before
     with ThreadPoolExecutor(READS_AT_ONCE, thread_name_prefix="watch") as pool:
-        for (rid, (run, _)), (owner, status) in zip(fresh.items(),
-                                                    pool.map(follow, fresh.values()), strict=True):
+        for (rid, (run, _)), followed in zip(fresh.items(), pool.map(
+                lambda item: _or_none(follow, item, item[0]["runId"]), fresh.values()),
+                strict=True):
+            if followed is None:  # its entry stays as it was: the next look reads it again
+                failed += 1
+                retry_from = min(retry_from, _time(run.get("lastUpdated")) or since_was)
+                continue
+            owner, status = followed
             entry = {"owner": owner, "lastUpdated": str(run.get("lastUpdated")),
                      "seenAt": now.isoformat(), "fetchedAt": now.isoformat(),
                      "terminal": map_run_status(run.get("status")) in TERMINAL_STATUSES}
@@ -218,7 +236,11 @@ def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
             tracked[rid] = entry
         refreshed = stale_refreshes(tracked, now)
         stale = [tracked[rid]["run"] for rid in refreshed]
-        for rid, status in zip(refreshed, pool.map(adf.status_of, stale), strict=True):
+        for rid, status in zip(refreshed, pool.map(
+                lambda run: _or_none(adf.status_of, run, run["runId"]), stale), strict=True):
+            if status is None:  # its fetchedAt stays old: first in line next look
+                failed += 1
+                continue
             entry = tracked[rid]
             entry.update(fetchedAt=now.isoformat(), terminal=status["terminal"])
             if status_signature(status) != entry.get("signature"):
@@ -226,6 +248,19 @@ def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
                 changes.append({"instanceId": entry["owner"], "status": status})
     log.info("watcher: %d runs updated in [%s, %s], %d changes of ours, %d refreshed",
              len(runs), after.isoformat(), before.isoformat(), len(changes), len(refreshed))
-    return {"changes": changes, "since": before.isoformat(),
-            "tracked": forget(tracked, before - timedelta(seconds=OVERLAP_SECONDS), now),
-            "runsSeen": len(runs)}
+    # A run whose reads failed must be in the next window: it starts at that run's change.
+    since = min(retry_from, before)
+    return {"changes": changes, "since": since.isoformat(),
+            "tracked": forget(tracked, since - timedelta(seconds=OVERLAP_SECONDS), now),
+            "runsSeen": len(runs), "failedReads": failed}
+
+
+def _or_none(read, arg, run_id: str):
+    """`read(arg)`, or None when it raises (logged): one run's reads failing (a throttled
+    activity query, an odd record) must not hold back every other run's news."""
+    try:
+        return read(arg)
+    except Exception as exc:
+        log.warning("watcher: could not read run %s (%s); reading it again next look",
+                    run_id, exc)
+        return None

@@ -76,3 +76,12 @@ def test_uris_name_a_known_datastore():
         resolve_uri("azureml://datastores/other/paths/x", {"mldata": "ml-x"})
     with pytest.raises(Refused, match="expected azureml://"):
         resolve_uri("https://acct.blob.core.windows.net/ml/x", {"mldata": "ml-x"})
+
+
+def test_stopping_removes_the_jobs_working_folders():
+    e = BatchEndpointStandIn("UseDevelopmentStorage=true", {"mldata": "ml-data"},
+                             model_container="ml-data").start()
+    work = e._work
+    (work / "batchjob-x").mkdir()
+    e.stop()
+    assert not work.exists()

@@ -5,6 +5,7 @@ is forgotten, and how the budget reads ARM's header (each assertion fails for a 
 wrong rule)."""
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -33,7 +34,7 @@ class Factory:
     def put(self, rid: str, batch: str | None, status: str, updated: datetime,
             stage: str = "Wait", activity: str = "InProgress") -> None:
         self.runs[rid] = {"runId": rid, "status": status, "lastUpdated": updated.isoformat(),
-                          "parameters": {"batchId": batch} if batch else {}}
+                          "parameters": {"batchId": batch_id(batch)} if batch else {}}
         ours = {"InProgress": "running", "Succeeded": "succeeded"}[status]
         self.statuses[rid] = {"runId": rid, "status": ours, "stage": stage,
                               "terminal": ours != "running",
@@ -58,8 +59,13 @@ class State:
         return (dict(doc), "etag") if doc is not None else (None, None)
 
 
+def batch_id(name: str) -> str:
+    """A batch id the app could have made (BATCH_ID), from a short name."""
+    return f"{name}-{'0' * 20}"
+
+
 def running(batch: str) -> dict:
-    return {f"runs/{batch}.json": {"status": "running", "instanceId": f"inst-{batch}"}}
+    return {f"runs/{batch_id(batch)}.json": {"status": "running", "instanceId": f"inst-{batch}"}}
 
 
 def world(*batches: str):
@@ -80,7 +86,7 @@ def test_a_run_keeps_its_owner_once_its_record_stopped_saying_running():
     adf, services = world("b1")
     adf.put("r1", "b1", "InProgress", at(1))
     first = watch.look(services, None, {}, at(2))
-    services.state.docs["runs/b1.json"]["status"] = "succeeded"  # finish_run wrote it
+    services.state.docs[f"runs/{batch_id('b1')}.json"]["status"] = "succeeded"  # finish_run wrote it
     adf.put("r1", "b1", "Succeeded", at(20))
     second = watch.look(services, first["since"], first["tracked"], at(30))
     assert [c["instanceId"] for c in second["changes"]] == ["inst-b1"]
@@ -88,9 +94,12 @@ def test_a_run_keeps_its_owner_once_its_record_stopped_saying_running():
 
 def test_owner_of_needs_a_running_record():
     records = SimpleNamespace(get=lambda bid: {"status": "succeeded", "instanceId": "i"})
-    assert watch.owner_of(records, {"parameters": {"batchId": "b"}}) is None
+    assert watch.owner_of(records, {"parameters": {"batchId": batch_id("b")}}) is None
     records = SimpleNamespace(get=lambda bid: {"status": "running", "instanceId": "i"})
-    assert watch.owner_of(records, {"parameters": {"batchId": "b"}}) == "i"
+    assert watch.owner_of(records, {"parameters": {"batchId": batch_id("b")}}) == "i"
+    # A batchId the app never makes (another team's pipeline) is not looked up at all.
+    for odd in ("b", "x" * 2000, "../runs/other", 42, None):
+        assert watch.owner_of(records, {"parameters": {"batchId": odd}}) is None
     assert watch.owner_of(records, {"parameters": {}}) is None
 
 
@@ -212,3 +221,59 @@ def test_stale_stages_go_oldest_first_whatever_their_names():
     tracked = {rid: {"owner": rid, "terminal": False, "fetchedAt": at(s).isoformat()}
                for rid, s in (("a", 50), ("b", 10), ("c", 20))}
     assert watch.stale_refreshes(tracked, at(1000)) == ["b", "c"]
+
+
+def test_a_run_whose_reads_fail_does_not_hold_back_the_others_and_is_read_next_look(caplog):
+    adf, services = world("b1", "b2")
+    adf.put("r1", "b1", "Succeeded", at(100))
+    adf.put("r2", "b2", "Succeeded", at(110))
+    read = adf.status_of
+
+    def throttled(run):
+        if run["runId"] == "r1":
+            raise ConnectionError("429 after every retry")
+        return read(run)
+
+    adf.status_of = throttled
+    with caplog.at_level(logging.WARNING, logger=watch.__name__):
+        seen = watch.look(services, at(90).isoformat(), {}, at(120))
+    assert [c["instanceId"] for c in seen["changes"]] == ["inst-b2"]
+    assert seen["failedReads"] == 1 and "r1" not in seen["tracked"]
+    assert "could not read run r1 (429 after every retry)" in caplog.text
+    # the next window starts at r1's change, however often it fails, and no further back
+    assert seen["since"] == at(100).isoformat()
+    again = watch.look(services, seen["since"], seen["tracked"], at(135))
+    assert again["since"] == at(100).isoformat() and again["changes"] == []
+    assert adf.windows[-1] == (at(100 - watch.OVERLAP_SECONDS), at(135))
+    adf.status_of = read  # ARM answers again: r1's end is handed over, r2's not again
+    done = watch.look(services, again["since"], again["tracked"], at(150))
+    assert [c["instanceId"] for c in done["changes"]] == ["inst-b1"]
+    assert done["failedReads"] == 0 and done["since"] == at(150).isoformat()
+
+
+def test_a_refresh_that_fails_is_first_in_line_next_look():
+    adf, services = world("b1")
+    adf.put("r1", "b1", "InProgress", at(1))
+    seen = watch.look(services, None, {}, at(2))
+    fetched = seen["tracked"]["r1"]["fetchedAt"]
+    read, adf.status_of = adf.status_of, lambda run: 1 / 0
+    seen = watch.look(services, seen["since"], seen["tracked"], at(62))
+    assert seen["failedReads"] == 1 and seen["tracked"]["r1"]["fetchedAt"] == fetched
+    assert seen["since"] == at(62).isoformat()  # the run is tracked: the window moves on
+    adf.status_of = read
+    seen = watch.look(services, seen["since"], seen["tracked"], at(77))
+    assert seen["tracked"]["r1"]["fetchedAt"] == at(77).isoformat()
+
+
+@pytest.mark.parametrize("run", [{"runId": "r", "runStart": 5},
+                                 {"runId": "r", "runStart": "yesterday"},
+                                 {"runId": "r", "runGroupId": ["g"]}])
+def test_a_carried_run_a_refresh_could_not_read_is_not_a_watcher_state(run, caplog):
+    entry = {"owner": "i", "lastUpdated": at(0).isoformat(), "seenAt": at(0).isoformat(),
+             "fetchedAt": at(0).isoformat(), "run": run}
+    raw = json.dumps({"since": at(0).isoformat(), "tracked": {"r": entry}}).encode()
+    with caplog.at_level(logging.ERROR, logger=watch.__name__):
+        assert watch.carried_state(raw) == {}
+    assert "is not a watcher state" in caplog.text
+    good = {**entry, "run": {"runId": "r", "runStart": at(0).isoformat(), "runGroupId": "r"}}
+    assert watch.carried_state(json.dumps({"tracked": {"r": good}}).encode())

@@ -75,6 +75,11 @@ def test_alert_rule_actions_are_validated_with_the_settings():
      "longer than WATCH_INTERVAL_SECONDS (15s)"),
     ({"WATCH_TICK_SCHEDULE": "*/5 * * * * *", "WATCH_INTERVAL_SECONDS": "2"},
      "ticks up to 5s apart, longer than WATCH_INTERVAL_SECONDS (2s)"),
+    # every 5 s in minutes 0-10 of each hour: 10:55 -> the next hour's 00:00
+    ({"WATCH_TICK_SCHEDULE": "*/5 0-10 * * * *"}, "ticks up to 2945s apart"),
+    ({"WATCH_TICK_SCHEDULE": "*/5 * 9-17 * * *"}, "WATCH_TICK_SCHEDULE: '*/5 * 9-17 * * *' "
+     "does not tick every hour of every day"),
+    ({"WATCH_TICK_SCHEDULE": "*/5 * * * * 1-5"}, "does not tick every hour of every day"),
 ])
 def test_the_watchers_tick_schedule_is_checked_against_its_interval(env, expected):
     with pytest.raises(SettingsError) as e:
@@ -88,6 +93,9 @@ def test_tick_gaps_are_the_shortest_and_longest_between_two_ticks():
     assert tick_gaps("*/5 * * * * *") == (5.0, 5.0) and tick_gaps("* * * * * *") == (1.0, 1.0)
     assert tick_gaps("*/7 * * * * *") == (4.0, 7.0)  # 56 -> 0 is 4 s
     assert tick_gaps("0,15,30,45 * * * * *") == (15.0, 15.0)
+    assert tick_gaps("0 * * * * *") == (60.0, 60.0) and tick_gaps("0 0 * * * *") == (3600.0,
+                                                                                   3600.0)
+    assert tick_gaps("*/10 0-10 * * * *") == (10.0, 2950.0)  # 10:50 -> the next hour's 00:00
 
 
 def test_settings_built_from_a_dict_ignore_the_process_environment(monkeypatch):

@@ -21,6 +21,7 @@ from shared.orchestration import contract as c
 from shared.orchestration.starters import watch_and_hand_over
 from shared.runs import watch
 from shared.settings import load_settings
+from tests.unit.test_mutation_gaps_watch import batch_id
 from tests.unit.test_orchestrators import BATCH, ORCHESTRATORS, RETRY, T0
 
 SETTINGS = load_settings({"STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"})
@@ -227,7 +228,7 @@ class World:
 
     def activities(self) -> dict:
         def begin(p):
-            bid = p["batch"]["batchId"]
+            bid = batch_id(p["batch"]["batchId"])
             self.state.docs[f"runs/{bid}.json"] = {"batchId": bid, "status": "running",
                                                   "instanceId": p["instanceId"]}
             return {"pipeline": "wait", "parameters": {"batchId": bid}, "pollSeconds": 30,
@@ -238,7 +239,7 @@ class World:
         def start(p):
             run_id = f"run-{p['batchId']}"
             ends = self.sim.now + timedelta(seconds=self.run_seconds[p["batchId"]])
-            self.adf.add(run_id, p["batchId"], ends, late=self.late)
+            self.adf.add(run_id, batch_id(p["batchId"]), ends, late=self.late)
             return {"runId": run_id, "created": True}
 
         def status(run):
@@ -246,7 +247,8 @@ class World:
 
         def finish(result):
             self.finished[result["batchId"]] = self.sim.now
-            self.state.docs[f"runs/{result['batchId']}.json"]["status"] = result["status"]
+            self.state.docs[f"runs/{batch_id(result['batchId'])}.json"]["status"] = \
+                result["status"]
             return {"batchId": result["batchId"], "status": result["status"]}
 
         def cancel(run):
@@ -476,8 +478,9 @@ def test_one_look_reads_its_changed_runs_reads_at_once_at_a_time(monkeypatch):
     n = 3 * watch.READS_AT_ONCE
     state = FakeState()
     for i in range(n):
-        factory.add(f"run-{i}", f"b{i}", ends=T0)
-        state.docs[f"runs/b{i}.json"] = {"status": "running", "instanceId": f"b{i}"}
+        factory.add(f"run-{i}", batch_id(f"b{i}"), ends=T0)
+        state.docs[f"runs/{batch_id(f'b{i}')}.json"] = {"status": "running",
+                                                        "instanceId": f"b{i}"}
     sim.now = T0 + timedelta(seconds=1)
     # each read waits until READS_AT_ONCE reads are in flight: fewer threads never get there
     together = threading.Barrier(watch.READS_AT_ONCE, timeout=10)
@@ -645,7 +648,7 @@ def test_a_failed_look_keeps_the_window_waits_twice_as_long_and_health_names_the
     world.run(until=until(40))
     assert world.ticks[0] == {"error": "factory unreachable", "nextLookAt": iso(until(30))}
     assert [t.get("skipped") for t in world.ticks[1:6]] == ["not due"] * 5
-    assert "runsSeen" in world.ticks[6]  # the look at 30 s worked
+    assert "runsSeen" in world.ticks[6] and world.ticks[6]["failedReads"] == 0  # at 30 s
     world.run(until=until(100))
     world.adf.fail_next_queries = 4  # the run ends at 100; looks fail from 105 to 195
     world.run(until=until(110))
@@ -660,9 +663,11 @@ def test_a_failed_look_keeps_the_window_waits_twice_as_long_and_health_names_the
     world.state.docs[watch.HEARTBEAT] = {"error": "factory unreachable"}  # never worked
     never = watcher_status(world.services, world.sim.now)
     assert not never["ok"] and "factory unreachable" in never["detail"]
-    world.state.docs[watch.HEARTBEAT] = [1, 2]  # written by someone else
-    odd = watcher_status(world.services, world.sim.now)
-    assert not odd["ok"] and odd["detail"] == f"{watch.HEARTBEAT} is not a watcher heartbeat"
+    for odd in ([1, 2], {"lookedAt": "2026-11-26T12:00:00"}, {"lookedAt": 5},
+                {"lookedAt": iso(T0), "slowdown": "fast"}):  # written by someone else
+        world.state.docs[watch.HEARTBEAT] = odd
+        seen = watcher_status(world.services, world.sim.now)
+        assert not seen["ok"] and seen["detail"] == f"{watch.HEARTBEAT} is not a watcher heartbeat"
     world.run(until=until(330))  # the next look rewrites it
     assert watcher_status(world.services, world.sim.now)["ok"]
 
