@@ -34,9 +34,9 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from shared.pools import shared_pool
 from shared.settings import DEFAULT_FEED
 
 RUNS, INDEX, ACTIVE, FINISHED = "runs/", "runs-index/", "runs-active/", "runs-finished/"
@@ -216,17 +216,17 @@ class RunRecords:
             return [r for r in pool.map(read, candidates)
                     if r is not None and matches(r, kind, finished_only, feed)]
 
-        with ThreadPoolExecutor(_READERS) as pool:
-            for marker in entries:
-                entry = index_entry(marker.name, prefix)
-                if entry and _wanted(marker.metadata, kind, finished_only, feed):
-                    candidates.append((entry[1], str(marker.etag)))
-                if len(candidates) >= limit - len(out):
-                    out += matching()
-                    candidates = []
-                    if len(out) >= limit:
-                        return out[:limit]
-            out += matching()
+        pool = shared_pool("records", _READERS)
+        for marker in entries:
+            entry = index_entry(marker.name, prefix)
+            if entry and _wanted(marker.metadata, kind, finished_only, feed):
+                candidates.append((entry[1], str(marker.etag)))
+            if len(candidates) >= limit - len(out):
+                out += matching()
+                candidates = []
+                if len(out) >= limit:
+                    return out[:limit]
+        out += matching()
         return out[:limit]
 
     def active(self) -> list[dict]:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -45,6 +44,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, mod
 from shared.adf.status import TERMINAL_STATUSES, map_run_status, status_signature
 from shared.errors import describe_validation_error
 from shared.landing.batch import BATCH_ID
+from shared.pools import shared_pool
 from shared.runs.records import RunRecords
 
 log = logging.getLogger(__name__)
@@ -217,35 +217,35 @@ def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
         return owner, adf.status_of(run) if owner else None
 
     changes, failed, retry_from = [], 0, before
-    with ThreadPoolExecutor(READS_AT_ONCE, thread_name_prefix="watch") as pool:
-        for (rid, (run, _)), followed in zip(fresh.items(), pool.map(
-                lambda item: _or_none(follow, item, item[0]["runId"]), fresh.values()),
-                strict=True):
-            if followed is None:  # its entry stays as it was: the next look reads it again
-                failed += 1
-                retry_from = min(retry_from, _time(run.get("lastUpdated")) or since_was)
-                continue
-            owner, status = followed
-            entry = {"owner": owner, "lastUpdated": str(run.get("lastUpdated")),
-                     "seenAt": now.isoformat(), "fetchedAt": now.isoformat(),
-                     "terminal": map_run_status(run.get("status")) in TERMINAL_STATUSES}
-            if owner:
-                entry["signature"] = status_signature(status)
-                entry["run"] = {k: run.get(k) for k in _RUN_KEPT}
-                changes.append({"instanceId": owner, "status": status})
-            tracked[rid] = entry
-        refreshed = stale_refreshes(tracked, now)
-        stale = [tracked[rid]["run"] for rid in refreshed]
-        for rid, status in zip(refreshed, pool.map(
-                lambda run: _or_none(adf.status_of, run, run["runId"]), stale), strict=True):
-            if status is None:  # its fetchedAt stays old: first in line next look
-                failed += 1
-                continue
-            entry = tracked[rid]
-            entry.update(fetchedAt=now.isoformat(), terminal=status["terminal"])
-            if status_signature(status) != entry.get("signature"):
-                entry["signature"] = status_signature(status)
-                changes.append({"instanceId": entry["owner"], "status": status})
+    pool = shared_pool("watch", READS_AT_ONCE)
+    for (rid, (run, _)), followed in zip(fresh.items(), pool.map(
+            lambda item: _or_none(follow, item, item[0]["runId"]), fresh.values()),
+            strict=True):
+        if followed is None:  # its entry stays as it was: the next look reads it again
+            failed += 1
+            retry_from = min(retry_from, _time(run.get("lastUpdated")) or since_was)
+            continue
+        owner, status = followed
+        entry = {"owner": owner, "lastUpdated": str(run.get("lastUpdated")),
+                 "seenAt": now.isoformat(), "fetchedAt": now.isoformat(),
+                 "terminal": map_run_status(run.get("status")) in TERMINAL_STATUSES}
+        if owner:
+            entry["signature"] = status_signature(status)
+            entry["run"] = {k: run.get(k) for k in _RUN_KEPT}
+            changes.append({"instanceId": owner, "status": status})
+        tracked[rid] = entry
+    refreshed = stale_refreshes(tracked, now)
+    stale = [tracked[rid]["run"] for rid in refreshed]
+    for rid, status in zip(refreshed, pool.map(
+            lambda run: _or_none(adf.status_of, run, run["runId"]), stale), strict=True):
+        if status is None:  # its fetchedAt stays old: first in line next look
+            failed += 1
+            continue
+        entry = tracked[rid]
+        entry.update(fetchedAt=now.isoformat(), terminal=status["terminal"])
+        if status_signature(status) != entry.get("signature"):
+            entry["signature"] = status_signature(status)
+            changes.append({"instanceId": entry["owner"], "status": status})
     log.info("watcher: %d runs updated in [%s, %s], %d changes of ours, %d refreshed",
              len(runs), after.isoformat(), before.isoformat(), len(changes), len(refreshed))
     # A run whose reads failed must be in the next window: it starts at that run's change.
