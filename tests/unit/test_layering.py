@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Rank of each part of the app: a module may import its own part and lower ranks only.
 RANKS = {
-    "shared.errors": 0, "shared.retry_after": 0, "shared.json_body": 0.5, "shared.telemetry": 0, "shared.settings": 1,
+    "shared.errors": 0, "shared.retry_after": 0, "shared.json_body": 0.5, "shared.telemetry": 0,
+    "shared.pools": 0, "shared.settings": 1,
     "shared.identity": 2, "shared.storage": 3, "shared.markers": 4,
     "shared.checks": 5, "shared.adf": 5, "shared.alerts": 5, "shared.landing": 5,
     "shared.reporting": 5,  # below runs: finish_run calls it

@@ -472,17 +472,17 @@ def test_the_next_look_is_counted_from_when_the_last_one_began():
     assert {round((b - a).total_seconds()) for a, b in pairwise(world.look_starts[-4:])} == {45}
 
 
-def test_one_look_reads_its_changed_runs_reads_at_once_at_a_time(monkeypatch):
+def lockstep_look(monkeypatch, n: int):
+    """One look over `n` changed runs whose reads each wait until READS_AT_ONCE are in
+    flight (fewer threads never get there): (changes, most reads at once, reading threads)."""
     sim = Simulator(ORCHESTRATORS, {}, T0)
     factory = FakeFactory(sim)
-    n = 3 * watch.READS_AT_ONCE
     state = FakeState()
     for i in range(n):
         factory.add(f"run-{i}", batch_id(f"b{i}"), ends=T0)
         state.docs[f"runs/{batch_id(f'b{i}')}.json"] = {"status": "running",
                                                         "instanceId": f"b{i}"}
     sim.now = T0 + timedelta(seconds=1)
-    # each read waits until READS_AT_ONCE reads are in flight: fewer threads never get there
     together = threading.Barrier(watch.READS_AT_ONCE, timeout=10)
     flight, most, threads = [0], [0], set()
     read = factory.status_of
@@ -491,7 +491,7 @@ def test_one_look_reads_its_changed_runs_reads_at_once_at_a_time(monkeypatch):
         with factory.lock:
             flight[0] += 1
             most[0] = max(most[0], flight[0])
-            threads.add(threading.current_thread().name.split("_")[0])
+            threads.add(threading.current_thread())
         try:
             together.wait()
             return read(run)
@@ -501,9 +501,24 @@ def test_one_look_reads_its_changed_runs_reads_at_once_at_a_time(monkeypatch):
 
     monkeypatch.setattr(factory, "status_of", slow_read)
     seen = watch.look(SimpleNamespace(adf=factory, state=state), None, {}, sim.now)
-    assert sorted(ch["instanceId"] for ch in seen["changes"]) == sorted(f"b{i}" for i in range(n))
-    assert most[0] == watch.READS_AT_ONCE and threads == {"watch"}
     assert factory.calls["queryActivityruns"] == n
+    return seen["changes"], most[0], threads
+
+
+def test_one_look_reads_its_changed_runs_reads_at_once_at_a_time(monkeypatch):
+    n = 3 * watch.READS_AT_ONCE
+    changes, most, threads = lockstep_look(monkeypatch, n)
+    assert sorted(ch["instanceId"] for ch in changes) == sorted(f"b{i}" for i in range(n))
+    assert most == watch.READS_AT_ONCE and {t.name.split("_")[0] for t in threads} == {"watch"}
+
+
+def test_the_next_look_reads_on_the_same_threads(monkeypatch):
+    # a pool per look started and stopped READS_AT_ONCE threads every few seconds, and glibc
+    # kept what each short-lived thread freed: the host's RSS grew with the number of looks
+    _, _, first = lockstep_look(monkeypatch, watch.READS_AT_ONCE)
+    _, _, second = lockstep_look(monkeypatch, watch.READS_AT_ONCE)
+    assert len(first) == watch.READS_AT_ONCE and second == first
+    assert all(t.is_alive() for t in first)
 
 
 def test_a_cancel_still_cancels_at_once_while_the_watcher_follows_the_run():
