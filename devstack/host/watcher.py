@@ -72,6 +72,8 @@ class BlobWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="blob-watcher", daemon=True)
         self.delivered = 0
+        self._http = None  # one keep-alive session: a connection (and a host thread) per
+        # delivery would start and stop a thread on the host for every blob
 
     def start(self) -> BlobWatcher:
         for container in self.watch:
@@ -134,7 +136,8 @@ class BlobWatcher:
         url = f"{self.endpoint}&functionName={function}"
         for attempt in range(1, self.attempts + 1):
             try:
-                r = requests.post(url, data=json.dumps([event]), headers=headers, timeout=300)
+                self._http = self._http or requests.Session()
+                r = self._http.post(url, data=json.dumps([event]), headers=headers, timeout=300)
                 if 200 <= r.status_code < 300:
                     return
                 problem = f"HTTP {r.status_code}"
