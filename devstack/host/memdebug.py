@@ -1,7 +1,8 @@
 """Memory debugging for soak investigations, off unless asked for.
 
 `DEVSTACK_HOST_MEMDEBUG=<dir>`: each SIGUSR1 appends one line to `<dir>/stats.tsv` (RSS,
-modules loaded, live objects, threads, glibc heap in use / free, traced bytes) and writes
+modules loaded, live objects, threads, glibc heap in use / free, traced bytes, resident kB
+in the brk heap and in anonymous mappings, pymalloc arenas) and writes
 `<dir>/types-<n>.txt` (live objects per type, most first).
 `DEVSTACK_HOST_TRACEMALLOC=<frames>` as well: tracemalloc runs from before the app is
 imported and each SIGUSR1 also writes `<dir>/snapshot-<n>.tracemalloc` (load it with
@@ -47,6 +48,42 @@ def _rss_kb() -> int:
     return 0
 
 
+def _mapped_rss_kb() -> tuple[int, int]:
+    """Resident kB in the brk heap and in anonymous mappings (pymalloc arenas, thread arenas,
+    thread stacks, large mallocs): where RSS growth lives."""
+    heap = anon = 0
+    kind = ""
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        parts = line.split()
+        if "-" in parts[0] and len(parts) >= 5:
+            kind = parts[5] if len(parts) > 5 else "anon"
+        elif parts[0] == "Rss:":
+            if kind == "[heap]":
+                heap += int(parts[1])
+            elif kind == "anon":
+                anon += int(parts[1])
+    return heap, anon
+
+
+def _pymalloc_arenas() -> int:
+    """pymalloc's arenas allocated now, from `sys._debugmallocstats` (it writes to fd 2)."""
+    import tempfile
+    with tempfile.TemporaryFile("w+") as tmp:
+        saved = os.dup(2)
+        try:
+            sys.stderr.flush()
+            os.dup2(tmp.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        for line in tmp:
+            if line.startswith("# arenas allocated current"):
+                return int(line.split("=")[1].replace(",", ""))
+    return 0
+
+
 def install() -> None:
     where = os.environ.get(ENV)
     if not where:
@@ -62,7 +99,7 @@ def install() -> None:
     stats = out / "stats.tsv"
     if not stats.exists():
         stats.write_text("n\ttime\trss_kb\tmodules\tobjects\tblocks\tthreads\tmalloc_used\t"
-                         "malloc_free\tmmapped\ttraced\n")
+                         "malloc_free\tmmapped\ttraced\theap_kb\tanon_kb\tarenas\n")
 
     def dump(*_) -> None:
         n = next(seq)
@@ -71,10 +108,11 @@ def install() -> None:
         counts = Counter(type(o).__qualname__ for o in objects)
         used, free, mapped = _malloc_stats()
         traced = tracemalloc.get_traced_memory()[0] if frames else 0
+        heap, anon = _mapped_rss_kb()
         with stats.open("a") as f:
             f.write(f"{n}\t{time.time():.0f}\t{_rss_kb()}\t{len(sys.modules)}\t{len(objects)}"
                     f"\t{sys.getallocatedblocks()}\t{threading.active_count()}\t{used}\t{free}"
-                    f"\t{mapped}\t{traced}\n")
+                    f"\t{mapped}\t{traced}\t{heap}\t{anon}\t{_pymalloc_arenas()}\n")
         del objects
         (out / f"types-{n}.txt").write_text(
             "".join(f"{c}\t{t}\n" for t, c in counts.most_common(300)))

@@ -292,7 +292,9 @@ def test_the_memory_debug_hook_is_off_by_default_and_dumps_on_sigusr1(tmp_path, 
         os.kill(os.getpid(), signal.SIGUSR1)  # the handler runs before kill returns here
         rows = (tmp_path / "stats.tsv").read_text().splitlines()
         assert len(rows) == 2 and rows[0].startswith("n\ttime\trss_kb")
-        assert int(rows[1].split("\t")[2]) > 0  # RSS in kB
+        row = dict(zip(rows[0].split("\t"), rows[1].split("\t"), strict=True))
+        assert len(row) == 14 and int(row["rss_kb"]) > 0
+        assert int(row["anon_kb"]) > 0 and int(row["arenas"]) > 0  # pymalloc arenas in use
         assert "\tdict\n" in (tmp_path / "types-1.txt").read_text()
     finally:
         signal.signal(signal.SIGUSR1, before)
