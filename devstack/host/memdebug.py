@@ -66,7 +66,8 @@ def _mapped_rss_kb() -> tuple[int, int]:
 
 
 def _pymalloc_arenas() -> int:
-    """pymalloc's arenas allocated now, from `sys._debugmallocstats` (it writes to fd 2)."""
+    """pymalloc's arenas allocated now, from `sys._debugmallocstats` (it writes to fd 2, so
+    what other threads write to stderr meanwhile is lost: a debugging hook's price)."""
     import tempfile
     with tempfile.TemporaryFile("w+") as tmp:
         saved = os.dup(2)

@@ -89,13 +89,17 @@ class BlobWatcher:
         return f"eventgrid/{container}.json"
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            for container, function in self.watch.items():
-                try:
-                    self.poll(container, function)
-                except Exception:
-                    log.exception("eventgrid watcher: polling %s failed", container)
-            self._stop.wait(self.poll_seconds)
+        try:
+            while not self._stop.is_set():
+                for container, function in self.watch.items():
+                    try:
+                        self.poll(container, function)
+                    except Exception:
+                        log.exception("eventgrid watcher: polling %s failed", container)
+                self._stop.wait(self.poll_seconds)
+        finally:
+            if self._http is not None:  # only this thread uses it
+                self._http.close()
 
     def list_blobs(self, container: str) -> list[SeenBlob]:
         from azure.core.exceptions import ResourceNotFoundError

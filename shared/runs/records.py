@@ -36,7 +36,7 @@ import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from shared.pools import shared_pool
+from shared.pools import map_in_turn, shared_pool
 from shared.settings import DEFAULT_FEED
 
 RUNS, INDEX, ACTIVE, FINISHED = "runs/", "runs-index/", "runs-active/", "runs-finished/"
@@ -213,7 +213,7 @@ class RunRecords:
             return record
 
         def matching() -> list[dict]:
-            return [r for r in pool.map(read, candidates)
+            return [r for r in map_in_turn(pool, read, candidates, _READERS)
                     if r is not None and matches(r, kind, finished_only, feed)]
 
         pool = shared_pool("records", _READERS)
