@@ -1,7 +1,8 @@
 """Memory debugging for soak investigations, off unless asked for.
 
 `DEVSTACK_HOST_MEMDEBUG=<dir>`: each SIGUSR1 appends one line to `<dir>/stats.tsv` (RSS,
-modules loaded, live objects, threads, glibc heap in use / free, traced bytes, resident kB
+modules loaded, live objects, threads, glibc heap in use / free, traced bytes now and at
+their peak since the last line, resident kB
 in the brk heap and in anonymous mappings, pymalloc arenas) and writes
 `<dir>/types-<n>.txt` (live objects per type, most first).
 `DEVSTACK_HOST_TRACEMALLOC=<frames>` as well: tracemalloc runs from before the app is
@@ -100,7 +101,7 @@ def install() -> None:
     stats = out / "stats.tsv"
     if not stats.exists():
         stats.write_text("n\ttime\trss_kb\tmodules\tobjects\tblocks\tthreads\tmalloc_used\t"
-                         "malloc_free\tmmapped\ttraced\theap_kb\tanon_kb\tarenas\n")
+                         "malloc_free\tmmapped\ttraced\ttraced_peak\theap_kb\tanon_kb\tarenas\n")
 
     def dump(*_) -> None:
         n = next(seq)
@@ -108,12 +109,14 @@ def install() -> None:
         objects = gc.get_objects()
         counts = Counter(type(o).__qualname__ for o in objects)
         used, free, mapped = _malloc_stats()
-        traced = tracemalloc.get_traced_memory()[0] if frames else 0
+        traced, peak = tracemalloc.get_traced_memory() if frames else (0, 0)
+        if frames:  # the next line's peak is that interval's: transient highs show
+            tracemalloc.reset_peak()
         heap, anon = _mapped_rss_kb()
         with stats.open("a") as f:
             f.write(f"{n}\t{time.time():.0f}\t{_rss_kb()}\t{len(sys.modules)}\t{len(objects)}"
                     f"\t{sys.getallocatedblocks()}\t{threading.active_count()}\t{used}\t{free}"
-                    f"\t{mapped}\t{traced}\t{heap}\t{anon}\t{_pymalloc_arenas()}\n")
+                    f"\t{mapped}\t{traced}\t{peak}\t{heap}\t{anon}\t{_pymalloc_arenas()}\n")
         del objects
         (out / f"types-{n}.txt").write_text(
             "".join(f"{c}\t{t}\n" for t, c in counts.most_common(300)))

@@ -293,7 +293,7 @@ def test_the_memory_debug_hook_is_off_by_default_and_dumps_on_sigusr1(tmp_path, 
         rows = (tmp_path / "stats.tsv").read_text().splitlines()
         assert len(rows) == 2 and rows[0].startswith("n\ttime\trss_kb")
         row = dict(zip(rows[0].split("\t"), rows[1].split("\t"), strict=True))
-        assert len(row) == 14 and int(row["rss_kb"]) > 0
+        assert len(row) == 15 and int(row["rss_kb"]) > 0
         assert int(row["anon_kb"]) > 0 and int(row["arenas"]) > 0  # pymalloc arenas in use
         assert "\tdict\n" in (tmp_path / "types-1.txt").read_text()
     finally:
