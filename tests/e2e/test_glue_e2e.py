@@ -138,14 +138,21 @@ def test_the_watcher_notices_finished_runs_within_seconds_and_health_says_when_i
     watcher = stack.api.request("GET", "health/details").json()["checks"]["runWatcher"]
     assert watcher["ok"] is True and watcher["ageSeconds"] < 30, watcher
     # The watcher's timer looks once per interval, and what it carries names the run's
-    # end and its owner (kept for the 60 s overlap after the end, then let go).
+    # end and its owner (kept for the 60 s overlap after the end, then let go). A tick
+    # writes what it carries after it hands the end over, and the run can finish in between:
+    # give it a few looks.
     state = stack.services().state
-    carried, _ = state.read_json("watcher/state.json")
     beat, _ = state.read_json("watcher/last-look.json")
     assert "error" not in beat and (datetime.fromisoformat(beat["nextLookAt"])
                                     - datetime.fromisoformat(beat["lookedAt"])
                                     ).total_seconds() == interval, beat
-    entry = carried["tracked"][run["adfRunIds"][-1]]
+    deadline = time.monotonic() + 5 * interval + 5
+    while True:
+        carried, _ = state.read_json("watcher/state.json")
+        entry = carried["tracked"][run["adfRunIds"][-1]]
+        if entry["terminal"] is True or time.monotonic() > deadline:
+            break
+        time.sleep(interval / 4)
     assert entry["terminal"] is True and entry["owner"] == run["instanceId"], entry
 
 
