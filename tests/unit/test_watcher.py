@@ -513,8 +513,7 @@ def test_one_look_reads_its_changed_runs_reads_at_once_at_a_time(monkeypatch):
 
 
 def test_the_next_look_reads_on_the_same_threads(monkeypatch):
-    # a pool per look started and stopped READS_AT_ONCE threads every few seconds, and glibc
-    # kept what each short-lived thread freed: the host's RSS grew with the number of looks
+    # a pool per look started and stopped READS_AT_ONCE threads every few seconds
     _, _, first = lockstep_look(monkeypatch, watch.READS_AT_ONCE)
     _, _, second = lockstep_look(monkeypatch, watch.READS_AT_ONCE)
     assert len(first) == watch.READS_AT_ONCE and second == first
