@@ -91,6 +91,18 @@ class Stack:
         return [b.name for b in ml.list(prefix)]
 
 
+def wait_until(what: str, condition, timeout: float = 60.0):
+    """`condition()` once it is truthy; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened within {timeout:.0f}s: {what}")
+        time.sleep(0.2)
+
+
 def start_stack(tmp_path_factory, name: str, overrides: dict[str, str]) -> Stack:
     stack = LocalStack(tmp_path_factory.mktemp(name), overrides={**FAST, **overrides})
     stack.start()  # stops what it started if it fails part-way

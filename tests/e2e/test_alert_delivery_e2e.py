@@ -6,11 +6,10 @@ the local stack's Durable API cannot honestly refuse one start and accept the ne
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from tests.e2e.conftest import module_stack
+from tests.e2e.conftest import module_stack, wait_until
 from tests.integration.alerts.samples import METRIC_FIRED
 
 pytestmark = pytest.mark.slow
@@ -18,17 +17,6 @@ pytestmark = pytest.mark.slow
 # Quick monitor cycles; two tries for the first delivery, then one per cycle.
 stack = module_stack("alert-delivery", {"FRESHNESS_INTERVAL_SECONDS": "1",
                                         "ALERT_DELIVERY_ATTEMPTS": "2"})
-
-
-def wait_until(what: str, condition, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened within {timeout:.0f}s: {what}")
-        time.sleep(0.2)
 
 
 def monitor_cycle(stack) -> int:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from tests.e2e.conftest import module_stack
+from tests.e2e.conftest import module_stack, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -146,13 +146,10 @@ def test_the_watcher_notices_finished_runs_within_seconds_and_health_says_when_i
     assert "error" not in beat and (datetime.fromisoformat(beat["nextLookAt"])
                                     - datetime.fromisoformat(beat["lookedAt"])
                                     ).total_seconds() == interval, beat
-    deadline = time.monotonic() + 5 * interval + 5
-    while True:
-        carried, _ = state.read_json("watcher/state.json")
-        entry = carried["tracked"][run["adfRunIds"][-1]]
-        if entry["terminal"] is True or time.monotonic() > deadline:
-            break
-        time.sleep(interval / 4)
+    run_id = run["adfRunIds"][-1]
+    wait_until("the watcher's state names the run's end", lambda: state.read_json(
+        "watcher/state.json")[0]["tracked"][run_id]["terminal"], timeout=5 * interval + 5)
+    entry = state.read_json("watcher/state.json")[0]["tracked"][run_id]
     assert entry["terminal"] is True and entry["owner"] == run["instanceId"], entry
 
 

@@ -1,6 +1,5 @@
 """`shared.pools`: one long-lived pool per use, made once however many callers ask."""
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -32,12 +31,13 @@ def test_a_pool_is_made_once_per_name_and_its_threads_carry_the_name():
 def test_map_in_turn_keeps_order_and_at_most_its_share_in_the_pool():
     pool = shared_pool("test-turns", 4)
     lock, flight, most = threading.Lock(), [0], [0]
+    pair = threading.Barrier(2, timeout=10)  # reads meet in twos: a third in flight shows
 
     def slow(i):
         with lock:
             flight[0] += 1
             most[0] = max(most[0], flight[0])
-        time.sleep(0.01)
+        pair.wait()
         with lock:
             flight[0] -= 1
         return i * i
