@@ -1,6 +1,7 @@
 """Start and stop Azurite (pinned in package.json) for the local stack and the tests."""
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,7 @@ def connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
 
 
 SIGNALS_PRELOAD = Path(__file__).resolve().parent / "azurite_signals.js"
+WRITES_PRELOAD = Path(__file__).resolve().parent / "azurite_writes.js"
 
 
 def azurite_binary() -> str:
@@ -53,18 +55,26 @@ class Azurite:
     def connection_string(self) -> str:
         return connection_string(self.blob_port, self.queue_port, self.table_port)
 
+    @property
+    def journal(self) -> Path:
+        """The blob writes journal `azurite_writes.js` appends to (the Event Grid stand-in's
+        source: `DEVSTACK_EVENTGRID_JOURNAL`)."""
+        return self.location / "blob-writes.jsonl"
+
     def command(self) -> list[str]:
-        """Azurite's command line. When Azurite is a node script (the npm package), node
-        runs it with `azurite_signals.js` preloaded, so that a stop that comes before
-        Azurite has installed its signal handlers (they go in after its ports listen) is
-        still a graceful stop, not death by SIGTERM."""
+        """Azurite's command line: node runs the npm package's script with two preloads.
+        `azurite_signals.js`: a stop that comes before Azurite has installed its signal
+        handlers (they go in after its ports listen) is still a graceful stop, not death by
+        SIGTERM. `azurite_writes.js`: every blob created or replaced is a line in `journal`."""
         binary = azurite_binary()
         script = Path(binary).resolve()
         node = shutil.which("node")
-        launch = ([node, "--require", str(SIGNALS_PRELOAD), str(script)]
-                  if node and script.suffix == ".js" else [binary])
+        if not node or script.suffix != ".js":
+            raise FileNotFoundError(f"azurite at {binary} is not the npm package's node script "
+                                    "(devstack preloads into it): run `npm ci` first")
         return [
-            *launch, "--silent", "--disableTelemetry", "--skipApiVersionCheck",
+            node, "--require", str(SIGNALS_PRELOAD), "--require", str(WRITES_PRELOAD),
+            str(script), "--silent", "--disableTelemetry", "--skipApiVersionCheck",
             "--loose", "--location", str(self.location),
             "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
             "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
@@ -75,8 +85,10 @@ class Azurite:
         self.location.mkdir(parents=True, exist_ok=True)
         cmd = self.command()
         log = open(self.location / "azurite.log", "ab")
+        env = {**os.environ, "DEVSTACK_AZURITE_WRITES": str(self.journal),
+               "DEVSTACK_AZURITE_BLOB_PORT": str(self.blob_port)}
         self.proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
         )
         log.close()
         for port in (self.blob_port, self.queue_port, self.table_port):

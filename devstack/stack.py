@@ -59,6 +59,7 @@ class LocalStack:
             "ALERT_WEBHOOK_URLS": self.receiver.url,
             "ALERT_WEBHOOK_SECRET": self.webhook_secret,
             "DEVSTACK_EVENTGRID_WATCH": f"{values.get('LANDING_CONTAINER', 'landing')}=on_blob_created",
+            "DEVSTACK_EVENTGRID_JOURNAL": str(self.azurite.journal),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.host_port}",
         })
         if self.endpoint is not None:  # configured, used when SCORE_TARGET or a run says so

@@ -88,6 +88,7 @@ class HostConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY
     watch: dict[str, str] = field(default_factory=dict)
     watch_storage: str = ""
+    journal: str = ""  # the blob writes journal Azurite appends to (devstack/azurite.py)
     duplicate_events: bool = False
     poll_seconds: float = 2.0
     event_schema: str = "EventGridSchema"
@@ -114,6 +115,12 @@ class HostConfig:
             raise ConfigError("DEVSTACK_EVENTGRID_SCHEMA must be EventGridSchema or "
                               f"CloudEventSchemaV1_0 (got {schema!r})")
         storage = env.get("AzureWebJobsStorage", "")
+        watch = parse_watch(env.get("DEVSTACK_EVENTGRID_WATCH", ""))
+        journal = env.get("DEVSTACK_EVENTGRID_JOURNAL", "")
+        if watch and not journal:
+            raise ConfigError("DEVSTACK_EVENTGRID_WATCH needs DEVSTACK_EVENTGRID_JOURNAL: the "
+                              "blob writes journal of an Azurite started by devstack "
+                              "(<its location>/blob-writes.jsonl)")
         return cls(
             port=DEFAULT_PORT if port is None else port,
             route_prefix=str(http.get("routePrefix", "api")).strip("/"),
@@ -122,7 +129,8 @@ class HostConfig:
             max_orchestrators=int(durable.get("maxConcurrentOrchestratorFunctions", 8)),
             max_activities=int(durable.get("maxConcurrentActivityFunctions", 8)),
             max_body_bytes=_number(env, "DEVSTACK_HOST_MAX_BODY_BYTES", DEFAULT_MAX_BODY),
-            watch=parse_watch(env.get("DEVSTACK_EVENTGRID_WATCH", "")),
+            watch=watch,
+            journal=journal,
             watch_storage=env.get("STORAGE_CONNECTION_STRING") or storage,
             duplicate_events=env.get("DEVSTACK_EVENTGRID_DUPLICATE", "").lower() == "true",
             poll_seconds=_number(env, "DEVSTACK_EVENTGRID_POLL_SECONDS", 2.0, float, 0.05),

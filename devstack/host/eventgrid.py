@@ -102,9 +102,9 @@ def sequencer(last_modified: datetime, etag: str) -> str:
 
 def blob_created(account: str, container: str, name: str, url: str, size: int, etag: str,
                  content_type: str | None, last_modified: datetime,
-                 schema: str = "EventGridSchema") -> dict:
+                 schema: str = "EventGridSchema", api: str = "PutBlob") -> dict:
     data = {
-        "api": "PutBlob" if size <= 64 * 1024 * 1024 else "PutBlockList",
+        "api": api,
         "clientRequestId": str(uuid.uuid4()),
         "requestId": str(uuid.uuid4()),
         "eTag": etag,

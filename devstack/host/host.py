@@ -57,7 +57,8 @@ class Host:
                         f"{keys.system['eventgrid_extension']}")
             self.watcher = BlobWatcher(config.watch_storage, config.watch, self.store,
                                        endpoint, config.event_schema, config.duplicate_events,
-                                       config.poll_seconds, config.delivery_attempts)
+                                       config.poll_seconds, config.delivery_attempts,
+                                       Path(config.journal))
         self._serving = threading.Event()
 
     def _check_client_hubs(self) -> None:
@@ -79,6 +80,8 @@ class Host:
 
     def start(self) -> Host:
         self.engine.start()
+        if self.watcher:
+            self.watcher.subscribe()
         threading.Thread(target=self.server.serve_forever, name="http", daemon=True).start()
         self._serving.set()
         for t in self.timers:

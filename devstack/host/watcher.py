@@ -1,65 +1,97 @@
-"""Turns new blobs in watched Azurite containers into BlobCreated events delivered to the
-host's own Event Grid webhook, as an Event Grid subscription would: at least once (a
+"""Turns blobs created in watched Azurite containers into BlobCreated events delivered to
+the host's own Event Grid webhook, as an Event Grid subscription would: at least once (a
 delivery that fails is retried; a crash before the state is saved delivers again), and
 optionally every event twice (DEVSTACK_EVENTGRID_DUPLICATE) to test idempotency.
 
-What was delivered is kept per container as a last-modified watermark plus the blobs seen
-within a short window behind it, so the state stays small however many blobs there are;
-a listing is paged (5,000 per call), and only blobs at or after the window are delivered.
+Where the blobs come from: Azurite as devstack starts it appends a line per blob created or
+replaced to its writes journal (`devstack/azurite_writes.js`; DEVSTACK_EVENTGRID_JOURNAL
+names the file), as Azure Storage tells Event Grid from its write path. A poll reads the
+lines after the last one it read and delivers those of watched containers, so it costs what
+was written since, not what the containers hold (a listing every poll grew with every file
+ever landed). What was delivered is one number, the journal offset, saved after deliveries
+and after SAVE_SKIPPED_BYTES of other writes (so a restart rereads little). Blobs written
+before the subscription existed (the first start) are not announced.
+
+Unlike Azure: a blob replaced or deleted before its event went out gets no event for the
+version that is gone (its size and type are read at delivery; a replacement has its own line).
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from pathlib import Path
 
-from devstack.host.durable.history import iso, now_utc, parse_iso
 from devstack.host.eventgrid import blob_created
 from devstack.host.store import HubStore, blob_service
 
 log = logging.getLogger(__name__)
-WINDOW = timedelta(seconds=5)  # blobs committed out of order within this are still caught
-SAVE_EVERY = 50
+STATE = "eventgrid/journal.json"
+READ_AT_MOST = 4 * 1024 * 1024  # bytes of journal per poll
+SAVE_EVERY = 50  # deliveries: a crash re-delivers at most this many
+SAVE_SKIPPED_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class SeenBlob:
-    name: str
-    etag: str
-    last_modified: datetime
-    size: int
-    content_type: str | None
+class Write:
+    """One line of the journal: a blob version written, and where the next line starts."""
+    container: str
+    blob: str
+    etag: str  # unquoted, as Event Grid sends it
+    api: str
+    end: int
 
 
-def initial_state(now: datetime) -> dict:
-    """A new subscription: blobs written before it existed are not announced."""
-    return {"watermark": iso(now), "recent": {}}
+def _write(raw: bytes, end: int) -> Write:
+    doc = json.loads(raw)
+    return Write(str(doc["container"]), str(doc["blob"]), str(doc["etag"]).strip('"'),
+                 str(doc["api"]), end)
 
 
-def select_new(blobs, state: dict) -> list[SeenBlob]:
-    """Blobs (new names, or new versions of a name) not yet delivered, oldest first."""
-    floor = parse_iso(state["watermark"]) - WINDOW
-    recent = state["recent"]
-    fresh = [b for b in blobs if b.last_modified >= floor
-             and (recent.get(b.name) or [None])[0] != b.etag]
-    return sorted(fresh, key=lambda b: (b.last_modified, b.name))
+def read_writes(path: Path, offset: int, limit: int = READ_AT_MOST) -> tuple[list[Write], int]:
+    """The whole lines of the journal from `offset` (from at most `limit` bytes) and the
+    offset after the last of them. A line still being written waits for the next read; a
+    line that is not a write is logged with its offset and passed over; a journal shorter
+    than `offset` is a new one and is read from its start."""
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size < offset:
+                log.warning("eventgrid watcher: %s is shorter than the %d bytes already read "
+                            "(a new journal): reading it from the start", path, offset)
+                offset = 0
+            f.seek(offset)
+            chunk = f.read(limit)
+    except FileNotFoundError:
+        return [], offset
+    whole = chunk.rfind(b"\n") + 1
+    if whole == 0 and len(chunk) == limit:  # no line ends within `limit`: not a journal line
+        log.error("eventgrid watcher: %s has no line end in %d bytes from byte %d: skipped",
+                  path, limit, offset)
+        return [], offset + limit
+    writes, at = [], offset
+    for raw in chunk[:whole].split(b"\n")[:-1]:
+        try:
+            writes.append(_write(raw, at + len(raw) + 1))
+        except (ValueError, KeyError, TypeError):
+            log.error("eventgrid watcher: %s at byte %d is not a blob write, skipped: %.200r",
+                      path, at, raw)
+        at += len(raw) + 1
+    return writes, offset + whole
 
 
-def record_delivered(state: dict, blob: SeenBlob) -> dict:
-    """The state after `blob` was delivered; entries older than the window are dropped."""
-    watermark = max(parse_iso(state["watermark"]), blob.last_modified)
-    floor = iso(watermark - WINDOW)  # iso() text sorts as time does: compare strings
-    recent = {n: v for n, v in state["recent"].items() if v[1] >= floor}
-    recent[blob.name] = [blob.etag, iso(blob.last_modified)]
-    return {"watermark": iso(watermark), "recent": recent}
+def journal_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 class BlobWatcher:
     def __init__(self, connection_string: str, watch: dict[str, str], store: HubStore,
                  endpoint: str, schema: str, duplicate: bool, poll_seconds: float,
-                 attempts: int, page_size: int = 5000):
+                 attempts: int, journal: Path):
         self.service = blob_service(connection_string)
         self.watch = watch  # container -> function name
         self.store = store
@@ -68,69 +100,94 @@ class BlobWatcher:
         self.duplicate = duplicate
         self.poll_seconds = poll_seconds
         self.attempts = attempts
-        self.page_size = page_size
+        self.journal = journal
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="blob-watcher", daemon=True)
         self.delivered = 0
+        self._offset = self._saved = 0
         self._http = None  # one keep-alive session: a connection (and a host thread) per
         # delivery would start and stop a thread on the host for every blob
 
+    def subscribe(self) -> BlobWatcher:
+        """Where delivery starts: the saved offset, or (a new subscription) the journal's end.
+        The host subscribes before it serves, so a blob written once it answers is announced."""
+        if not self.journal.exists():
+            log.warning("eventgrid watcher: no writes journal at %s yet: Azurite started by "
+                        "devstack writes it (devstack/azurite_writes.js)", self.journal)
+        state = self.store.get_json(STATE)
+        offset = state.get("offset") if isinstance(state, dict) else None
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            offset = journal_size(self.journal)  # a new subscription (or a state not ours)
+            self._save(offset)
+        self._offset = self._saved = offset
+        return self
+
     def start(self) -> BlobWatcher:
-        for container in self.watch:
-            if self.store.get_json(self._state_name(container)) is None:
-                self.store.put_json(self._state_name(container), initial_state(now_utc()))
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _state_name(self, container: str) -> str:
-        return f"eventgrid/{container}.json"
+    def _save(self, offset: int) -> None:
+        self.store.put_json(STATE, {"offset": offset})
+        self._saved = offset
 
     def _loop(self) -> None:
         try:
             while not self._stop.is_set():
-                for container, function in self.watch.items():
-                    try:
-                        self.poll(container, function)
-                    except Exception:
-                        log.exception("eventgrid watcher: polling %s failed", container)
+                try:
+                    self.poll()
+                except Exception:
+                    log.exception("eventgrid watcher: reading %s failed", self.journal)
                 self._stop.wait(self.poll_seconds)
         finally:
             if self._http is not None:  # only this thread uses it
                 self._http.close()
 
-    def list_blobs(self, container: str) -> list[SeenBlob]:
+    def poll(self) -> int:
+        """Delivers the watched writes since the last poll; how many were delivered."""
+        writes, end = read_writes(self.journal, self._offset)
+        delivered = 0
+        for w in writes:
+            function = self.watch.get(w.container)
+            if function:
+                sent = self._deliver(w, function)
+                if sent is None:  # stopped mid-delivery: the next start sends it again
+                    break
+                delivered += sent
+                self.delivered += sent
+                if sent and self.delivered % SAVE_EVERY == 0:
+                    self._save(w.end)
+            self._offset = w.end  # only once done: a read that fails is retried from here
+        else:
+            self._offset = end
+        if delivered or self._offset - self._saved >= SAVE_SKIPPED_BYTES:
+            self._save(self._offset)  # not after every other write: saving is one itself
+        return delivered
+
+    def _deliver(self, write: Write, function: str) -> bool | None:
+        """True once sent (or dead-lettered), False when the version is gone, None when the
+        watcher was stopped before it was sent."""
         from azure.core.exceptions import ResourceNotFoundError
 
-        client = self.service.get_container_client(container)
+        blob = self.service.get_blob_client(write.container, write.blob)
         try:
-            return [SeenBlob(b.name, b.etag, b.last_modified, b.size,
-                             b.content_settings.content_type)
-                    for b in client.list_blobs(results_per_page=self.page_size)]
+            props = blob.get_blob_properties()
         except ResourceNotFoundError:
-            return []  # the container does not exist yet
+            return False  # deleted since: nothing to announce
+        if str(props.etag).strip('"') != write.etag:
+            return False  # replaced since: the newer version's own line announces it
+        event = blob_created(self.service.account_name, write.container, write.blob, blob.url,
+                             props.size, write.etag, props.content_settings.content_type,
+                             props.last_modified, self.schema, write.api)
+        for _ in range(2 if self.duplicate else 1):
+            if not self._post(function, event):
+                return None
+        return True
 
-    def poll(self, container: str, function: str) -> int:
-        state = self.store.get_json(self._state_name(container)) or initial_state(now_utc())
-        new = select_new(self.list_blobs(container), state)
-        client = self.service.get_container_client(container)
-        for blob in new:
-            event = blob_created(self.service.account_name, container, blob.name,
-                                 client.get_blob_client(blob.name).url, blob.size, blob.etag,
-                                 blob.content_type, blob.last_modified, self.schema)
-            for _ in range(2 if self.duplicate else 1):
-                self._post(function, event)
-            state = record_delivered(state, blob)
-            self.delivered += 1
-            if self.delivered % SAVE_EVERY == 0:  # a crash re-delivers at most this many
-                self.store.put_json(self._state_name(container), state)
-        if new:
-            self.store.put_json(self._state_name(container), state)
-        return len(new)
-
-    def _post(self, function: str, event: dict) -> None:
+    def _post(self, function: str, event: dict) -> bool:
+        """Sends `event`, retrying; False if the watcher was stopped before it went out."""
         import requests
 
         cloud = self.schema == "CloudEventSchemaV1_0"
@@ -143,13 +200,14 @@ class BlobWatcher:
                 self._http = self._http or requests.Session()
                 r = self._http.post(url, data=json.dumps([event]), headers=headers, timeout=300)
                 if 200 <= r.status_code < 300:
-                    return
+                    return True
                 problem = f"HTTP {r.status_code}"
             except requests.RequestException as exc:
                 problem = str(exc)
             log.warning("eventgrid watcher: delivery of %s to %s failed (%s), attempt %d/%d",
                         event["subject"], function, problem, attempt, self.attempts)
             if self._stop.wait(min(0.5 * 2 ** (attempt - 1), 10)):
-                return
+                return False
         log.error("eventgrid watcher: gave up on %s for %s (dead-lettered)", event["subject"],
                   function)
+        return True

@@ -20,6 +20,7 @@ def host_settings(azurite, out_dir, **extra) -> dict[str, str]:
         "STORAGE_CONNECTION_STRING": azurite.connection_string,
         "TASK_HUB_NAME": "hub" + uuid.uuid4().hex[:12],
         "SAMPLE_OUT_DIR": str(out_dir),
+        "DEVSTACK_EVENTGRID_JOURNAL": str(azurite.journal),
         **extra,
     }
 

@@ -9,11 +9,12 @@ import uuid
 
 import pytest
 import requests
-from azure.storage.blob import BlobServiceClient
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError
+from azure.storage.blob import BlobBlock, BlobServiceClient
 
 from devstack.host import HostProcess
-from devstack.host.store import HubStore
-from devstack.host.watcher import BlobWatcher
+from devstack.host.watcher import journal_size, read_writes
 from tests.integration.host.conftest import WEB_APP, host_settings, wait_for
 
 
@@ -135,13 +136,55 @@ def test_duplicate_setting_delivers_every_event_twice(azurite, tmp_path, contain
         host.stop()
 
 
-def test_watcher_lists_every_page_of_a_container(azurite, container):
-    names = [f"labelled/2026/11/24/f{i}.csv" for i in range(7)]
-    for name in names:
-        container.upload_blob(name, b"id\n")
-    watcher = BlobWatcher(azurite.connection_string, {container.container_name: "on_blob"},
-                          HubStore(azurite.connection_string, "pagingtest").ensure(),
-                          "http://127.0.0.1:9/unused?code=x", "EventGridSchema", False, 1.0, 1,
-                          page_size=2)
-    assert sorted(b.name for b in watcher.list_blobs(container.container_name)) == names
-    assert watcher.list_blobs("no-such-container") == []
+def test_a_restarted_host_delivers_what_landed_while_it_was_down_and_nothing_twice(
+        azurite, tmp_path, container):
+    settings = host_settings(azurite, tmp_path, TICK_SCHEDULE="*/2 * * * * *",
+                             DEVSTACK_EVENTGRID_WATCH=f"{container.container_name}=on_blob",
+                             DEVSTACK_EVENTGRID_POLL_SECONDS="0.2")
+
+    def delivered(name: str) -> list[dict]:
+        return [e for e in outputs(tmp_path, "event") if e["subject"].endswith("/" + name)]
+
+    host = HostProcess(settings, app=WEB_APP, state_dir=tmp_path / "state").start()
+    try:
+        container.upload_blob("in/before.csv", b"id\n")
+        wait_for(lambda: delivered("before.csv"))
+    finally:
+        host.stop()
+    container.upload_blob("in/while-down.csv", b"id\n")
+    host = HostProcess(settings, port=host.port, app=WEB_APP, state_dir=tmp_path / "state")
+    host.start()
+    try:
+        wait_for(lambda: delivered("while-down.csv"))
+        container.upload_blob("in/after.csv", b"id\n")  # a later poll read past both
+        wait_for(lambda: delivered("after.csv"))
+        assert [len(delivered(n)) for n in ("before.csv", "while-down.csv")] == [1, 1]
+    finally:
+        host.stop()
+
+
+def test_azurite_journals_each_blob_created_or_replaced_and_nothing_else(azurite, container):
+    start = journal_size(azurite.journal)
+    source = container.get_blob_client("in/a b é.csv")
+    first = source.upload_blob(b"id\n1\n")
+    staged = container.get_blob_client("in/blocks.bin")
+    staged.stage_block("b1", b"x" * 10)
+    staged.commit_block_list([BlobBlock("b1")])
+    container.get_blob_client("in/copy.csv").start_copy_from_url(source.url, requires_sync=True)
+    container.upload_blob("in/a b é.csv", b"id\n2\n", overwrite=True)  # replaced: a line too
+    # Writes that create or replace no blob: no line.
+    source.set_blob_metadata({"k": "v"})
+    source.create_snapshot()
+    lease = staged.acquire_lease()
+    lease.release()
+    staged.stage_block("b2", b"y")
+    with pytest.raises(ResourceModifiedError):  # a conditional write that failed
+        container.upload_blob("in/copy.csv", b"z", overwrite=True,
+                              etag=first["etag"], match_condition=MatchConditions.IfNotModified)
+    container.get_blob_client("in/copy.csv").delete_blob()
+    writes, end = read_writes(azurite.journal, start)
+    assert end == journal_size(azurite.journal)
+    mine = [(w.blob, w.api) for w in writes if w.container == container.container_name]
+    assert mine == [("in/a b é.csv", "PutBlob"), ("in/blocks.bin", "PutBlockList"),
+                    ("in/copy.csv", "CopyBlob"), ("in/a b é.csv", "PutBlob")]
+    assert next(w.etag for w in writes if w.blob == "in/a b é.csv") == first["etag"].strip('"')

@@ -1,5 +1,5 @@
 """Fast checks of the host stand-in's pure parts: routes, keys, configuration, the blob
-watcher's bookkeeping, and the Durable state machine run in memory (no storage, simulated
+watcher's journal reading, and the Durable state machine run in memory (no storage, simulated
 clock) for the cases that are hard to provoke over HTTP."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from devstack.host.durable.simulate import Simulator
 from devstack.host.keys import load_or_create
 from devstack.host.routes import Route
 from devstack.host.store import ConcurrencyError
-from devstack.host.watcher import SeenBlob, initial_state, record_delivered, select_new
+from devstack.host.watcher import Write, read_writes
 from tests.integration.host.conftest import wait_for
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -84,43 +84,59 @@ def test_devstack_settings_are_checked():
         parse_watch("landing")
     with pytest.raises(ConfigError, match="DEVSTACK_EVENTGRID_POLL_SECONDS"):
         HostConfig.load({"DEVSTACK_EVENTGRID_POLL_SECONDS": "soon"}, None, None)
+    with pytest.raises(ConfigError, match="DEVSTACK_EVENTGRID_WATCH needs "
+                                          "DEVSTACK_EVENTGRID_JOURNAL"):
+        HostConfig.load({"DEVSTACK_EVENTGRID_WATCH": "landing=fn"}, None, None)
 
 
-# --- blob watcher bookkeeping ------------------------------------------------------------
+# --- blob watcher: reading the writes journal ---------------------------------------------
 
-def blob(name: str, at: datetime, etag: str = "e1") -> SeenBlob:
-    return SeenBlob(name, etag, at, 10, "text/csv")
-
-
-def deliver_all(blobs, state):
-    new = select_new(blobs, state)
-    for b in new:
-        state = record_delivered(state, b)
-    return new, state
+def line(container: str, blob: str, etag: str = '"0x1"', api: str = "PutBlob") -> bytes:
+    return json.dumps({"container": container, "blob": blob, "etag": etag,
+                       "lastModified": "", "api": api}).encode() + b"\n"
 
 
-def test_watcher_delivers_each_blob_once_and_keeps_its_state_small():
-    state = initial_state(T0)
-    old = [blob(f"old/{i:05d}.csv", T0 - timedelta(hours=1)) for i in range(6000)]
-    first = [blob(f"labelled/{i:05d}.csv", T0 + timedelta(seconds=i % 600))
-             for i in range(6000)]
-    new, state = deliver_all(old + first, state)
-    assert len(new) == 6000  # written after the subscription; older blobs are not announced
-    assert len(state["recent"]) <= 100  # only the window behind the watermark is kept
-    again, state = deliver_all(old + first, state)
-    assert again == []
-    later = blob("unlabelled/a.csv", T0 + timedelta(minutes=20))
-    rewritten = blob("labelled/05999.csv", T0 + timedelta(minutes=20), etag="e2")
-    new, state = deliver_all(old + first[:-1] + [rewritten, later], state)
-    assert {b.name for b in new} == {"unlabelled/a.csv", "labelled/05999.csv"}
+def test_the_journal_is_read_from_where_the_last_read_ended_whole_lines_only(tmp_path):
+    journal = tmp_path / "blob-writes.jsonl"
+    assert read_writes(journal, 0) == ([], 0)  # Azurite has written nothing yet
+    first, second = line("landing", "a/1.csv"), line("landing", "a/2 é.csv", api="PutBlockList")
+    journal.write_bytes(first + second[:10])  # the second line is still being written
+    writes, offset = read_writes(journal, 0)
+    assert writes == [Write("landing", "a/1.csv", "0x1", "PutBlob", len(first))]
+    assert offset == len(first)
+    with journal.open("ab") as f:
+        f.write(second[10:])
+    writes, offset = read_writes(journal, offset)
+    assert [(w.blob, w.api, w.end) for w in writes] == [("a/2 é.csv", "PutBlockList",
+                                                         len(first + second))]
+    assert read_writes(journal, offset) == ([], offset)  # nothing new: nothing again
 
 
-def test_watcher_catches_a_blob_committed_out_of_order_within_the_window():
-    state = initial_state(T0)
-    _, state = deliver_all([blob("b.csv", T0 + timedelta(seconds=10))], state)
-    late = blob("a.csv", T0 + timedelta(seconds=8))  # listed after b, written before it
-    new, _ = deliver_all([blob("b.csv", T0 + timedelta(seconds=10)), late], state)
-    assert new == [late]
+def test_a_line_that_is_not_a_write_is_named_and_passed_over(tmp_path, caplog):
+    journal = tmp_path / "blob-writes.jsonl"
+    good = line("landing", "b.csv")
+    journal.write_bytes(b"not json\n" + b'{"container": "landing"}\n' + good)
+    writes, offset = read_writes(journal, 0)
+    assert [w.blob for w in writes] == ["b.csv"] and offset == journal.stat().st_size
+    assert "at byte 0 is not a blob write" in caplog.text
+    assert "at byte 9 is not a blob write" in caplog.text
+
+
+def test_a_read_takes_at_most_its_limit_and_a_journal_shorter_than_the_offset_is_new(
+        tmp_path, caplog):
+    journal = tmp_path / "blob-writes.jsonl"
+    lines = [line("landing", f"f{i}.csv") for i in range(3)]
+    journal.write_bytes(b"".join(lines))
+    writes, offset = read_writes(journal, 0, limit=len(lines[0]) + 5)
+    assert [w.blob for w in writes] == ["f0.csv"] and offset == len(lines[0])
+    writes, offset = read_writes(journal, offset)
+    assert [w.blob for w in writes] == ["f1.csv", "f2.csv"]
+    journal.write_bytes(lines[2])  # Azurite's folder was made anew
+    writes, again = read_writes(journal, offset)
+    assert [w.blob for w in writes] == ["f2.csv"] and again == len(lines[2])
+    assert "reading it from the start" in caplog.text
+    journal.write_bytes(b"x" * 50)  # no line end within the limit: skipped, not stuck
+    assert read_writes(journal, 0, limit=20) == ([], 20)
 
 
 # --- the Durable state machine in memory ----------------------------------------------------
