@@ -104,14 +104,13 @@ def install() -> None:
                          "malloc_free\tmmapped\ttraced\ttraced_peak\theap_kb\tanon_kb\tarenas\n")
 
     def dump(*_) -> None:
+        # First, before this dump allocates anything: the peak is the app's, not the hook's.
+        traced, peak = tracemalloc.get_traced_memory() if frames else (0, 0)
         n = next(seq)
         gc.collect()
         objects = gc.get_objects()
         counts = Counter(type(o).__qualname__ for o in objects)
         used, free, mapped = _malloc_stats()
-        traced, peak = tracemalloc.get_traced_memory() if frames else (0, 0)
-        if frames:  # the next line's peak is that interval's: transient highs show
-            tracemalloc.reset_peak()
         heap, anon = _mapped_rss_kb()
         with stats.open("a") as f:
             f.write(f"{n}\t{time.time():.0f}\t{_rss_kb()}\t{len(sys.modules)}\t{len(objects)}"
@@ -122,5 +121,7 @@ def install() -> None:
             "".join(f"{c}\t{t}\n" for t, c in counts.most_common(300)))
         if frames:
             tracemalloc.take_snapshot().dump(str(out / f"snapshot-{n}.tracemalloc"))
+            tracemalloc.reset_peak()  # last, after the snapshot: the next line's peak is the
+            # app's high in that interval, so a transient high that grows with history shows
 
     signal.signal(signal.SIGUSR1, dump)

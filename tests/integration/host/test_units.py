@@ -314,3 +314,30 @@ def test_the_memory_debug_hook_is_off_by_default_and_dumps_on_sigusr1(tmp_path, 
         assert "\tdict\n" in (tmp_path / "types-1.txt").read_text()
     finally:
         signal.signal(signal.SIGUSR1, before)
+
+
+def test_the_traced_peak_of_a_line_is_the_apps_not_the_hooks_own(tmp_path, monkeypatch):
+    import os
+    import signal
+    import tracemalloc
+
+    from devstack.host import memdebug
+
+    before = signal.getsignal(signal.SIGUSR1)
+    monkeypatch.setenv(memdebug.ENV, str(tmp_path))
+    monkeypatch.setenv(memdebug.TRACE_ENV, "1")
+    try:
+        memdebug.install()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        held = bytearray(4 * 1024 * 1024)  # the app's transient high between two lines
+        del held
+        os.kill(os.getpid(), signal.SIGUSR1)
+        os.kill(os.getpid(), signal.SIGUSR1)  # nothing in between: no high above the floor
+        rows = (tmp_path / "stats.tsv").read_text().splitlines()
+        lines = [dict(zip(rows[0].split("\t"), r.split("\t"), strict=True)) for r in rows[1:]]
+        high = [int(x["traced_peak"]) - int(x["traced"]) for x in lines]
+        assert high[1] >= 4 * 1024 * 1024  # the app's 4 MiB shows in its interval
+        assert high[2] < 1024 * 1024  # and the hook's dump (objects, snapshot) does not
+    finally:
+        tracemalloc.stop()
+        signal.signal(signal.SIGUSR1, before)
