@@ -13,7 +13,8 @@ const http = require("http");
 const file = process.env.DEVSTACK_AZURITE_WRITES;
 const blobPort = Number(process.env.DEVSTACK_AZURITE_BLOB_PORT);
 
-// The operation a finished blob request was, when it created or replaced a blob; else null.
+// The operation a blob request answered with `status` was, when it created or replaced a
+// blob; else null.
 // Put Block, leases, snapshots, metadata and container requests carry `comp` or `restype`.
 function operation(req, status, query) {
   if (req.method !== "PUT" || query.has("restype")) return null;
@@ -24,9 +25,9 @@ function operation(req, status, query) {
   return status === 201 ? "PutBlob" : null;
 }
 
-function record(fd, req, res) {
+function record(fd, req, status, res) {
   const url = new URL(req.url, "http://azurite");
-  const op = operation(req, res.statusCode, url.searchParams);
+  const op = operation(req, status, url.searchParams);
   if (op === null) return;
   const [, , container, ...blob] = url.pathname.split("/"); // "", account, container, blob
   if (!container || blob.length === 0) return;
@@ -34,7 +35,6 @@ function record(fd, req, res) {
     container: decodeURIComponent(container),
     blob: decodeURIComponent(blob.join("/")),
     etag: String(res.getHeader("etag") || ""),
-    lastModified: String(res.getHeader("last-modified") || ""),
     api: op,
   };
   fs.writeSync(fd, JSON.stringify(line) + "\n"); // the reader takes only whole lines
@@ -45,13 +45,17 @@ if (file && blobPort) {
   const emit = http.Server.prototype.emit;
   http.Server.prototype.emit = function (event, req, res) {
     if (event === "request" && req.method === "PUT" && req.socket.localPort === blobPort) {
-      res.once("finish", () => {
+      // As the answer's head goes out (the blob is committed by then): the line is in the
+      // journal before the client has its answer, even if the client hangs up meanwhile.
+      const writeHead = res.writeHead;
+      res.writeHead = function (status) {
         try {
-          record(fd, req, res);
+          record(fd, req, status, res);
         } catch (err) {
           console.error(`azurite_writes: ${req.url} not recorded: ${err}`);
         }
-      });
+        return writeHead.apply(this, arguments);
+      };
     }
     return emit.apply(this, arguments);
   };

@@ -12,8 +12,9 @@ ever landed). What was delivered is one number, the journal offset, saved after 
 and after SAVE_SKIPPED_BYTES of other writes (so a restart rereads little). Blobs written
 before the subscription existed (the first start) are not announced.
 
-Unlike Azure: a blob replaced or deleted before its event went out gets no event for the
-version that is gone (its size and type are read at delivery; a replacement has its own line).
+Unlike Azure: a blob deleted before its event went out gets none, and of a blob written
+more than once between two polls only the last version is announced (size and type are read
+at delivery; a change of metadata, which moves the etag but writes no line, loses nothing).
 """
 from __future__ import annotations
 
@@ -81,6 +82,12 @@ def read_writes(path: Path, offset: int, limit: int = READ_AT_MOST) -> tuple[lis
     return writes, offset + whole
 
 
+def last_versions(writes: list[Write]) -> list[Write]:
+    """The writes still worth announcing: of a blob written more than once, its last."""
+    last = {(w.container, w.blob): w for w in writes}
+    return [w for w in writes if last[(w.container, w.blob)] is w]
+
+
 def journal_size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -127,7 +134,10 @@ class BlobWatcher:
         return self
 
     def stop(self) -> None:
+        """Stops polling, after the poll under way has saved where it got to."""
         self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
 
     def _save(self, offset: int) -> None:
         self.store.put_json(STATE, {"offset": offset})
@@ -148,10 +158,11 @@ class BlobWatcher:
     def poll(self) -> int:
         """Delivers the watched writes since the last poll; how many were delivered."""
         writes, end = read_writes(self.journal, self._offset)
+        announce = set(last_versions(writes))
         delivered = 0
         for w in writes:
             function = self.watch.get(w.container)
-            if function:
+            if function and w in announce:
                 sent = self._deliver(w, function)
                 if sent is None:  # stopped mid-delivery: the next start sends it again
                     break
@@ -167,7 +178,7 @@ class BlobWatcher:
         return delivered
 
     def _deliver(self, write: Write, function: str) -> bool | None:
-        """True once sent (or dead-lettered), False when the version is gone, None when the
+        """True once sent (or dead-lettered), False when the blob is gone, None when the
         watcher was stopped before it was sent."""
         from azure.core.exceptions import ResourceNotFoundError
 
@@ -176,8 +187,6 @@ class BlobWatcher:
             props = blob.get_blob_properties()
         except ResourceNotFoundError:
             return False  # deleted since: nothing to announce
-        if str(props.etag).strip('"') != write.etag:
-            return False  # replaced since: the newer version's own line announces it
         event = blob_created(self.service.account_name, write.container, write.blob, blob.url,
                              props.size, write.etag, props.content_settings.content_type,
                              props.last_modified, self.schema, write.api)

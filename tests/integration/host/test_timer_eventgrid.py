@@ -108,9 +108,9 @@ def test_uploaded_blob_becomes_a_blobcreated_event(azurite, tmp_path, container)
         assert e["data"]["contentLength"] == 10
         assert e["data"]["eTag"] == props["etag"].strip('"')  # unquoted, as Event Grid sends it
         assert e["data"]["api"] == "PutBlob" and len(e["data"]["sequencer"]) == 32
-        # Later polls list the blob again and must not deliver it again. Each marker blob is
-        # delivered by a poll after the previous one's delivery, and that poll listed the
-        # first blob too: three markers delivered mean at least three such polls happened.
+        # Later polls must not deliver it again. Each marker blob is delivered by a poll
+        # after the previous one's delivery: three markers delivered mean at least three
+        # polls happened after the first blob's.
         for i in range(3):
             marker = f"labelled/2026/11/24/marker-{i}.csv"
             container.get_blob_client(marker).upload_blob(b"id\n")
@@ -150,8 +150,9 @@ def test_a_restarted_host_delivers_what_landed_while_it_was_down_and_nothing_twi
         container.upload_blob("in/before.csv", b"id\n")
         wait_for(lambda: delivered("before.csv"))
     finally:
-        host.stop()
-    container.upload_blob("in/while-down.csv", b"id\n")
+        host.stop()  # the watcher saves where it got to before the host exits
+    down = container.upload_blob("in/while-down.csv", b"id\n")
+    down.set_blob_metadata({"k": "v"})  # moves the etag, writes no journal line: still announced
     host = HostProcess(settings, port=host.port, app=WEB_APP, state_dir=tmp_path / "state")
     host.start()
     try:
@@ -182,8 +183,7 @@ def test_azurite_journals_each_blob_created_or_replaced_and_nothing_else(azurite
         container.upload_blob("in/copy.csv", b"z", overwrite=True,
                               etag=first["etag"], match_condition=MatchConditions.IfNotModified)
     container.get_blob_client("in/copy.csv").delete_blob()
-    writes, end = read_writes(azurite.journal, start)
-    assert end == journal_size(azurite.journal)
+    writes, _ = read_writes(azurite.journal, start)  # written before each answer went out
     mine = [(w.blob, w.api) for w in writes if w.container == container.container_name]
     assert mine == [("in/a b é.csv", "PutBlob"), ("in/blocks.bin", "PutBlockList"),
                     ("in/copy.csv", "CopyBlob"), ("in/a b é.csv", "PutBlob")]
