@@ -11,6 +11,7 @@ import requests
 
 from devstack.api_client import AppClient
 from devstack.stack import LocalStack
+from tests.polling import wait_until
 
 # Fast clocks for tests; everything else is the example settings.
 FAST = {
@@ -91,16 +92,14 @@ class Stack:
         return [b.name for b in ml.list(prefix)]
 
 
-def wait_until(what: str, condition, timeout: float = 60.0):
-    """`condition()` once it is truthy; fails naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened within {timeout:.0f}s: {what}")
-        time.sleep(0.2)
+def wait_alerts(receiver, kind: str, condition: str, at_least: int = 1,
+                timeout: float = 30.0) -> list[dict]:
+    """The receiver's `condition` alerts of `kind` once at least `at_least` have arrived."""
+    return wait_until(
+        lambda: got if len(got := receiver.alerts(kind, condition)) >= at_least else None,
+        lambda: f"{at_least} {condition} {kind} alert(s) at the receiver (got rules "
+                f"{[a['body']['data']['essentials']['alertRule'] for a in receiver.received]})",
+        timeout=timeout, interval=0.2)
 
 
 def start_stack(tmp_path_factory, name: str, overrides: dict[str, str]) -> Stack:

@@ -9,8 +9,9 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import module_stack, wait_until
+from tests.e2e.conftest import module_stack
 from tests.integration.alerts.samples import METRIC_FIRED
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +35,7 @@ def alert_delivery(stack, alert_id: str) -> dict:
 
 def test_a_sink_down_for_three_monitor_cycles_gets_the_alert_once_when_it_is_back(stack):
     receiver = stack.stack.receiver
-    wait_until("the freshness monitor runs", lambda: monitor_cycle(stack) >= 1)
+    wait_until(lambda: monitor_cycle(stack) >= 1, "the freshness monitor runs", timeout=60)
     receiver.fail_next = 10**6  # the sink is down
     failed_before = receiver.failures_served
     posted = stack.api.request("POST", "alerts", data=json.dumps(METRIC_FIRED))
@@ -43,8 +44,8 @@ def test_a_sink_down_for_three_monitor_cycles_gets_the_alert_once_when_it_is_bac
     notification = f"{alert_id}-1"
 
     # the intake's own delivery (2 tries), then three monitor cycles that each try once
-    wait_until("three retry cycles failed",
-               lambda: receiver.failures_served >= failed_before + 2 + 3)
+    wait_until(lambda: receiver.failures_served >= failed_before + 2 + 3,
+               "three retry cycles failed", timeout=60)
     assert alert_delivery(stack, alert_id) == {"webhook-1": "retrying"}
     health = stack.api.request("GET", "health/details")
     assert health.status_code == 503
@@ -54,9 +55,10 @@ def test_a_sink_down_for_three_monitor_cycles_gets_the_alert_once_when_it_is_bac
     assert notification not in receiver.notification_ids()
 
     receiver.fail_next = 0  # the sink is back
-    wait_until("the alert reaches the sink", lambda: notification in receiver.notification_ids())
+    wait_until(lambda: notification in receiver.notification_ids(), "the alert reaches the sink",
+               timeout=60)
     cycle = monitor_cycle(stack)
-    wait_until("two more monitor cycles", lambda: monitor_cycle(stack) >= cycle + 2)
+    wait_until(lambda: monitor_cycle(stack) >= cycle + 2, "two more monitor cycles", timeout=60)
     assert receiver.notification_ids().count(notification) == 1
     (got,) = [a for a in receiver.alerts("azure_monitor", "Fired")
               if a["body"]["data"]["essentials"]["alertId"] == alert_id]

@@ -2,11 +2,9 @@
 metric regression, freshness, a failing receiver and deduplication."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.e2e.conftest import module_stack, start_stack
+from tests.e2e.conftest import module_stack, start_stack, wait_alerts
 
 pytestmark = pytest.mark.slow
 
@@ -22,17 +20,6 @@ def _run(stack, kind, rows, variant="clean", seed=0, name=None, **body) -> dict:
     return stack.api.wait_for_run(started["runs"][0]["batchId"], timeout=240)
 
 
-def _wait_alerts(receiver, kind, condition, at_least=1, timeout=30.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = receiver.alerts(kind, condition)
-        if len(got) >= at_least:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"no {condition} {kind} alert at the receiver "
-                         f"(got {[a['body']['data']['essentials']['alertRule'] for a in receiver.received]})")
-
-
 def test_a_champion_exists_first(stack):
     run = _run(stack, "labelled", 1000, seed=31, name="alerts-train")
     assert run["status"] == "succeeded" and run["outputs"]["Train"]["promoted"]
@@ -45,13 +32,13 @@ def test_drifted_batch_raises_signed_drift_alerts_and_a_clean_batch_resolves_the
     kinds = {a["kind"] for a in drifted["alerts"] if a["type"] == "Fired"}
     assert {"prediction_drift", "feature_drift"} <= kinds
     for kind in ("prediction_drift", "feature_drift"):
-        (fired,) = _wait_alerts(receiver, kind, "Fired")
+        (fired,) = wait_alerts(receiver, kind, "Fired")
         assert fired["signatureValid"] is True
         assert fired["body"]["schemaId"] == "azureMonitorCommonAlertSchema"
     clean = _run(stack, "unlabelled", 600, "clean", seed=33, name="alerts-clean")
     assert clean["status"] == "succeeded"
     for kind in ("prediction_drift", "feature_drift"):
-        (resolved,) = _wait_alerts(receiver, kind, "Resolved")
+        (resolved,) = wait_alerts(receiver, kind, "Resolved")
         assert resolved["signatureValid"] is True
     open_alerts = stack.api.request("GET", "alerts").json()["alerts"]
     assert not [a for a in open_alerts if a["kind"] in ("prediction_drift", "feature_drift")]
@@ -84,7 +71,7 @@ def test_many_malformed_rows_raise_a_rejected_rows_alert(stack):
     run = _run(stack, "unlabelled", 600, "malformed", seed=45, name="alerts-malformed")
     assert run["status"] == "succeeded"
     assert run["outputs"]["Preprocess"]["rowsRejected"] > 0
-    _wait_alerts(stack.stack.receiver, "rejected_rows", "Fired")
+    wait_alerts(stack.stack.receiver, "rejected_rows", "Fired")
 
 
 def test_a_regressed_model_raises_metric_regression_and_is_not_promoted(stack):
@@ -93,7 +80,7 @@ def test_a_regressed_model_raises_metric_regression_and_is_not_promoted(stack):
     assert run["status"] == "succeeded"
     assert run["outputs"]["Train"]["promoted"] is False
     assert run["outputs"]["Train"]["decision"] == "kept-champion"
-    _wait_alerts(stack.stack.receiver, "metric_regression", "Fired")
+    wait_alerts(stack.stack.receiver, "metric_regression", "Fired")
 
 
 def test_a_receiver_that_fails_is_retried_and_does_not_block_the_run(stack):
@@ -105,7 +92,7 @@ def test_a_receiver_that_fails_is_retried_and_does_not_block_the_run(stack):
     assert receiver.failures_served == served_before + 2
     fired = [a for a in run["alerts"] if a["kind"] == "prediction_drift"]
     assert fired and all(v == "ok" for v in fired[0]["delivery"].values())
-    _wait_alerts(receiver, "prediction_drift", "Fired", at_least=2)
+    wait_alerts(receiver, "prediction_drift", "Fired", at_least=2)
 
 
 def test_alert_intake_over_http_records_forwards_and_acts_by_rule(stack):
@@ -127,7 +114,7 @@ def test_alert_intake_over_http_records_forwards_and_acts_by_rule(stack):
     assert run["status"] == "succeeded" and "Train" in run["outputs"]
     again = post(LOG_FIRED).json()  # the same alert again: counted, no second retrain
     assert again["action"] == "none" and "runs" not in again and again["count"] == 2
-    forwarded = _wait_alerts(stack.stack.receiver, "azure_monitor", "Fired")
+    forwarded = wait_alerts(stack.stack.receiver, "azure_monitor", "Fired")
     assert forwarded[-1]["signatureValid"] is True
     assert post(resolved(LOG_FIRED)).json()["notified"] == ["Resolved"]
     assert post(METRIC_FIRED).status_code == 202
@@ -180,9 +167,9 @@ def fresh_stack(tmp_path_factory, stack):
 def test_freshness_monitor_raises_data_stale_and_resolves_it_when_data_lands(fresh_stack):
     receiver = fresh_stack.stack.receiver
     blob = fresh_stack.land("unlabelled", 200, seed=48, name="fresh-1")
-    _wait_alerts(receiver, "data_stale", "Fired", timeout=90)  # the first file ages out
+    wait_alerts(receiver, "data_stale", "Fired", timeout=90)  # the first file ages out
     fired = receiver.alerts("data_stale", "Fired")[0]["body"]["data"]["essentials"]
     assert fired["configurationItems"] == ["dataset:unlabelled"]
     fresh_stack.land("unlabelled", 200, seed=49, name="fresh-2")
-    _wait_alerts(receiver, "data_stale", "Resolved", timeout=60)
+    wait_alerts(receiver, "data_stale", "Resolved", timeout=60)
     assert blob

@@ -2,11 +2,9 @@
 one raises prediction and dataset drift, and the next clean one resolves them."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.e2e.conftest import module_stack
+from tests.e2e.conftest import module_stack, wait_alerts
 
 pytestmark = pytest.mark.slow
 
@@ -22,16 +20,6 @@ def _start(stack, kind, rows, variant="clean", seed=0, name=None) -> str:
 
 def _run(stack, kind, rows, variant="clean", seed=0, name=None) -> dict:
     return stack.api.wait_for_run(_start(stack, kind, rows, variant, seed, name), timeout=240)
-
-
-def _wait_alerts(receiver, kind, condition, timeout=30.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = receiver.alerts(kind, condition)
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"no {condition} {kind} alert at the receiver")
 
 
 def test_ten_clean_small_batches_page_no_one_then_drift_fires_and_resolves(stack):
@@ -55,12 +43,12 @@ def test_ten_clean_small_batches_page_no_one_then_drift_fires_and_resolves(stack
     assert {"prediction_drift", "dataset_drift"} <= fired
     receiver = stack.stack.receiver
     for kind in ("prediction_drift", "dataset_drift"):
-        (alert,) = _wait_alerts(receiver, kind, "Fired")
+        (alert,) = wait_alerts(receiver, kind, "Fired")
         assert alert["signatureValid"] is True
 
     clean = _run(stack, "unlabelled", 100, "clean", seed=791, name="calib-clean-after")
     resolved = {a["kind"] for a in clean["alerts"] if a["type"] == "Resolved"}
     assert {"prediction_drift", "dataset_drift"} <= resolved
     for kind in ("prediction_drift", "dataset_drift"):
-        (alert,) = _wait_alerts(receiver, kind, "Resolved")
+        (alert,) = wait_alerts(receiver, kind, "Resolved")
         assert alert["signatureValid"] is True

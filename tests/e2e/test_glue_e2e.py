@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from tests.e2e.conftest import module_stack, wait_until
+from tests.e2e.conftest import module_stack
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -147,8 +148,8 @@ def test_the_watcher_notices_finished_runs_within_seconds_and_health_says_when_i
                                     - datetime.fromisoformat(beat["lookedAt"])
                                     ).total_seconds() == interval, beat
     run_id = run["adfRunIds"][-1]
-    wait_until("the watcher's state names the run's end", lambda: state.read_json(
-        "watcher/state.json")[0]["tracked"][run_id]["terminal"], timeout=5 * interval + 5)
+    wait_until(lambda: state.read_json("watcher/state.json")[0]["tracked"][run_id]["terminal"],
+               "the watcher's state names the run's end", timeout=5 * interval + 5)
     entry = state.read_json("watcher/state.json")[0]["tracked"][run_id]
     assert entry["terminal"] is True and entry["owner"] == run["instanceId"], entry
 

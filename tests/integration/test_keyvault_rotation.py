@@ -21,8 +21,9 @@ from shared.alerts.intake import check_secret
 from shared.alerts.payloads import sign, verify_signature
 from shared.errors import Unauthorized
 from shared.secrets.names import ROTATED, SETTING_SECRETS
-from tests.e2e.conftest import FAST
+from tests.e2e.conftest import FAST, wait_alerts
 from tests.integration.keyvault_stub import KeyVaultStub
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -103,14 +104,6 @@ def receiver_verifies(settings: dict, receiver_secret: str) -> bool:
     return verify_signature(header, body, receiver_secret, now)
 
 
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
-    return value
-
-
 def test_near_expiry_rotates_with_an_overlap_then_only_the_new_secret(stack, vault):
     before = refreshed(vault)
     old_sign, old_intake = before["ALERT_WEBHOOK_SECRET"], before["ALERT_INTAKE_SECRET"]
@@ -145,7 +138,7 @@ def test_near_expiry_rotates_with_an_overlap_then_only_the_new_secret(stack, vau
 
     # the overlap ends (the timer promotes): after the refresh, only the new one
     # Promotion writes the secret, then tags its companion: wait for both writes.
-    wait_for(lambda: vault.latest(WEBHOOK)["value"] == new_sign
+    wait_until(lambda: vault.latest(WEBHOOK)["value"] == new_sign
              and vault.latest(INTAKE)["value"] == new_intake
              and all("promotedAt" in vault.latest(c)["tags"] for c in ROTATED.values()),
              timeout=OVERLAP + 20)
@@ -167,7 +160,7 @@ def test_a_secret_the_app_cannot_rotate_raises_one_alert_naming_it(stack, vault)
     count = vault.count(TEAMS)
     deliver(stack, "Microsoft.KeyVault.SecretNearExpiry", TEAMS, version, exp)
     deliver(stack, "Microsoft.KeyVault.SecretNearExpiry", TEAMS, version, exp)
-    fired = wait_for(lambda: receiver.alerts("secret_expiring", "Fired"))
+    fired = wait_alerts(receiver, "secret_expiring", "Fired")
     time.sleep(1)
     fired = receiver.alerts("secret_expiring", "Fired")
     assert len(fired) == 1
@@ -182,7 +175,7 @@ def test_a_secret_the_app_cannot_rotate_raises_one_alert_naming_it(stack, vault)
     new = vault.put(TEAMS, "https://teams.example/webhook/new")
     deliver(stack, "Microsoft.KeyVault.SecretNewVersionCreated", TEAMS,
             new["id"].rsplit("/", 1)[1])
-    resolved = wait_for(lambda: receiver.alerts("secret_expiring", "Resolved"))
+    resolved = wait_alerts(receiver, "secret_expiring", "Resolved")
     assert len(resolved) == 1
 
 

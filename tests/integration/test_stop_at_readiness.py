@@ -8,20 +8,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 
 from devstack.adf import EmulatorProcess
 from devstack.azurite import Azurite
 from devstack.host import HostProcess
 from tests.integration.host.conftest import WEB_APP, host_settings
 from tests.integration.signals import catches
-
-
-def _wait_for_text(path, text: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not (path.exists() and text in path.read_text(errors="replace")):
-        assert time.monotonic() < deadline, f"{text!r} never appeared in {path}"
-        time.sleep(0.01)
+from tests.polling import wait_until
 
 
 def test_emulator_process_stopped_as_soon_as_it_serves_exits_cleanly(azurite, tmp_path):
@@ -58,7 +51,8 @@ def test_azurite_stopped_while_it_starts_still_stops_gracefully(tmp_path):
     with open(log, "ab") as out:
         proc = subprocess.Popen(az.command(), stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_for_text(log, "Blob service is starting")  # running, not yet listening
+        wait_until(lambda: log.exists() and "Blob service is starting" in log.read_text(errors="replace"),
+                   f"Azurite's log {log} says it is starting", interval=0.01)  # running, not yet listening
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         assert "Table service successfully closed" in log.read_text()

@@ -9,6 +9,7 @@ import pytest
 
 from devstack.adf import EmulatorProcess
 from tests.integration.adf.conftest import custom, pipeline, wait_for
+from tests.polling import wait_until
 
 
 def _alive(pid: int) -> bool:
@@ -19,12 +20,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait_file(path, timeout=30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while not (path.exists() and path.read_text().strip()):
-        assert time.monotonic() < deadline, f"{path} never written"
-        time.sleep(0.05)
-    return path.read_text().strip()
+def _wait_file(path) -> str:
+    return wait_until(lambda: path.exists() and path.read_text().strip(), f"{path} is written",
+                      interval=0.05)
 
 
 @pytest.fixture

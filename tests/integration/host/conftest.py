@@ -2,7 +2,6 @@
 a task hub of its own, and running hosts for the sample apps."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -23,18 +22,6 @@ def host_settings(azurite, out_dir, **extra) -> dict[str, str]:
         "DEVSTACK_EVENTGRID_JOURNAL": str(azurite.journal),
         **extra,
     }
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
-    """Poll until `predicate()` returns something truthy; return it, or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import pytest
 import requests
 
 from devstack.host import HostProcess
-from tests.integration.host.conftest import host_settings, wait_for
+from tests.integration.host.conftest import host_settings
+from tests.polling import wait_until
 
 CHAINING_APP = "tests.integration.host.sample_apps.chaining_app"
 TWO_APPS = "tests.integration.host.sample_apps.two_apps"
@@ -21,7 +22,7 @@ def test_an_app_named_myApp_is_indexed_and_its_orchestration_completes(azurite, 
         r = requests.post(f"{host.base_url}/api/orchestrators/hello_orchestrator", timeout=30)
         assert r.status_code == 202, r.text
         status_url = r.json()["statusQueryGetUri"]
-        done = wait_for(lambda: (s := requests.get(status_url, timeout=10).json())
+        done = wait_until(lambda: (s := requests.get(status_url, timeout=10).json())
                         ["runtimeStatus"] in ("Completed", "Failed") and s, timeout=60)
         assert done["runtimeStatus"] == "Completed", done
         assert done["output"] == ["Hello Seattle", "Hello Tokyo", "Hello London"]

@@ -11,7 +11,7 @@ import requests
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
 
 from devstack.host.durable.status import client_binding
-from tests.integration.host.conftest import wait_for
+from tests.polling import wait_until
 
 _loop = asyncio.new_event_loop()  # the client keeps one aiohttp session: one loop for all
 
@@ -51,7 +51,7 @@ def status(mgmt: dict, **params) -> dict:
 
 
 def finished(mgmt: dict, timeout: float = 30.0) -> dict:
-    return wait_for(lambda: (s := status(mgmt))["runtimeStatus"] not in
+    return wait_until(lambda: (s := status(mgmt))["runtimeStatus"] not in
                     ("Pending", "Running") and s, timeout)
 
 
@@ -83,7 +83,7 @@ def test_fan_out_fan_in_of_50_activities(durable_host):
 
 def test_durable_timer_waits_and_fires(durable_host):
     mgmt = start(durable_host, "timer_then_done", 2)
-    waiting = wait_for(lambda: (s := status(mgmt))["customStatus"] == "waiting" and s)
+    waiting = wait_until(lambda: (s := status(mgmt))["customStatus"] == "waiting" and s)
     assert waiting["runtimeStatus"] == "Running"
     done = finished(mgmt)
     assert done["customStatus"] == "woke"
@@ -92,7 +92,7 @@ def test_durable_timer_waits_and_fires(durable_host):
 
 def test_external_event_raised_over_the_http_api(durable_host):
     mgmt = start(durable_host, "approval")
-    wait_for(lambda: status(mgmt)["customStatus"] == "waiting for approval")
+    wait_until(lambda: status(mgmt)["customStatus"] == "waiting for approval")
     url = mgmt["sendEventPostUri"].replace("{eventName}", "approve")
     r = requests.post(url, json={"by": "alice"})
     assert r.status_code == 202
@@ -105,7 +105,7 @@ def test_event_raised_by_the_stock_client_arrives_as_its_json_text(durable_host)
     # The client JSON-encodes the data and then posts that text as JSON, so the orchestrator
     # receives the text (the real host does the same: azure-functions-durable-python#295).
     mgmt = start(durable_host, "approval")
-    wait_for(lambda: status(mgmt)["runtimeStatus"] == "Running")
+    wait_until(lambda: status(mgmt)["runtimeStatus"] == "Running")
     run(client(durable_host).raise_event(mgmt["id"], "approve", {"by": "bob"}))
     assert json.loads(finished(mgmt)["output"]["approved"]) == {"by": "bob"}
 
@@ -157,7 +157,7 @@ def test_sub_orchestrations(durable_host):
 
 def test_terminate(durable_host):
     mgmt = start(durable_host, "waits_forever")
-    wait_for(lambda: status(mgmt)["runtimeStatus"] == "Running")
+    wait_until(lambda: status(mgmt)["runtimeStatus"] == "Running")
     url = mgmt["terminatePostUri"].replace("{text}", "no longer needed")
     assert requests.post(url).status_code == 202
     done = finished(mgmt)
@@ -175,17 +175,17 @@ def test_starting_a_running_instance_id_again_is_refused(durable_host):
     listed = run(c.get_status_by(instance_id_prefix=instance_id))
     assert [s.instance_id for s in listed] == [instance_id]
     run(c.terminate(instance_id, "done"))
-    wait_for(lambda: run(c.get_status(instance_id)).runtime_status ==
+    wait_until(lambda: run(c.get_status(instance_id)).runtime_status ==
              OrchestrationRuntimeStatus.Terminated)
     assert run(c.start_new("chain", instance_id, 1)) == instance_id  # finished: replaced
-    wait_for(lambda: run(c.get_status(instance_id)).output == 4)
+    wait_until(lambda: run(c.get_status(instance_id)).output == 4)
 
 
 def test_stock_client_status_query_and_purge(durable_host):
     c = client(durable_host)
     assert not run(c.get_status("no-such-instance"))
     instance_id = run(c.start_new("chain", None, 10))
-    done = wait_for(lambda: (s := run(c.get_status(instance_id, show_history=True)))
+    done = wait_until(lambda: (s := run(c.get_status(instance_id, show_history=True)))
                     .runtime_status == OrchestrationRuntimeStatus.Completed and s)
     assert done.output == 13 and done.name == "chain"
     completed = run(c.get_status_by(runtime_status=[OrchestrationRuntimeStatus.Completed]))
@@ -215,7 +215,7 @@ def test_event_grid_function_starts_an_orchestration_with_its_client(durable_hos
                       json=event, headers={"aeg-event-type": "Notification"})
     assert r.status_code == 202
     c = client(durable_host)
-    done = wait_for(lambda: (s := run(c.get_status(f"ev-{event_id}"))).output and s)
+    done = wait_until(lambda: (s := run(c.get_status(f"ev-{event_id}"))).output and s)
     assert done.output == 43
 
 
@@ -240,7 +240,7 @@ def test_a_burst_of_starts_with_repeated_ids_creates_each_instance_once(durable_
         return len(listed) == 120 and all(
             s.custom_status == "waiting for approval" for s in listed)
 
-    wait_for(all_waiting, timeout=120, interval=0.5)
+    wait_until(all_waiting, timeout=120, interval=0.5)
     pages, token = [], None  # the list API pages with top + x-ms-continuation-token
     while True:
         r = requests.get(f"{durable_host.base_url}/runtime/webhooks/durabletask/instances/",
@@ -263,7 +263,7 @@ def test_a_burst_of_starts_with_repeated_ids_creates_each_instance_once(durable_
         return all(s.runtime_status == OrchestrationRuntimeStatus.Completed
                    for s in listed) and listed
 
-    listed = wait_for(all_done, timeout=120, interval=0.5)
+    listed = wait_until(all_done, timeout=120, interval=0.5)
     assert {s.instance_id: json.loads(s.output["approved"]) for s in listed} == {
         i: i for i in ids}
 
@@ -277,9 +277,9 @@ def test_purge_by_time_and_status_removes_finished_instances_and_never_a_running
     c = client(durable_host)
     done = run(c.start_new("chain", None, 1))
     waiting = run(c.start_new("waits_forever", None, None))
-    wait_for(lambda: run(c.get_status(done)).runtime_status ==
+    wait_until(lambda: run(c.get_status(done)).runtime_status ==
              OrchestrationRuntimeStatus.Completed)
-    wait_for(lambda: run(c.get_status(waiting)).runtime_status ==
+    wait_until(lambda: run(c.get_status(waiting)).runtime_status ==
              OrchestrationRuntimeStatus.Running)
     finished = [OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed,
                 OrchestrationRuntimeStatus.Terminated]

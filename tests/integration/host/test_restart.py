@@ -9,7 +9,8 @@ import uuid
 import requests
 
 from devstack.host import HostProcess
-from tests.integration.host.conftest import DURABLE_APP, host_settings, wait_for
+from tests.integration.host.conftest import DURABLE_APP, host_settings
+from tests.polling import wait_until
 
 
 def test_sigkill_mid_orchestration_then_restart_resumes(azurite, tmp_path):
@@ -23,7 +24,7 @@ def test_sigkill_mid_orchestration_then_restart_resumes(azurite, tmp_path):
         r = requests.post(f"{first.base_url}/api/start/restartable", data=json.dumps(key))
         mgmt = r.json()
         # Kill while the slow second activity is running: the first one is recorded.
-        wait_for(lambda: (out / f"slow-{key}-2.log").exists())
+        wait_until(lambda: (out / f"slow-{key}-2.log").exists())
         assert (out / f"counted-{key}-1.log").exists()
     finally:
         first.kill()
@@ -32,7 +33,7 @@ def test_sigkill_mid_orchestration_then_restart_resumes(azurite, tmp_path):
     second = HostProcess(settings, port=first.port, app=DURABLE_APP, state_dir=state).start()
     try:
         status_url = mgmt["statusQueryGetUri"]
-        done = wait_for(lambda: (s := requests.get(status_url).json())["runtimeStatus"]
+        done = wait_until(lambda: (s := requests.get(status_url).json())["runtimeStatus"]
                         not in ("Pending", "Running") and s, timeout=60)
         assert done["runtimeStatus"] == "Completed", second.output()
         assert done["output"] == [f"done {key}-1", f"slow {key}-2", f"done {key}-3",
@@ -57,14 +58,14 @@ def test_sigkill_while_a_timer_is_pending_then_restart_fires_it(azurite, tmp_pat
     try:
         mgmt = requests.post(f"{first.base_url}/api/start/timer_then_done",
                              data=json.dumps(3)).json()
-        wait_for(lambda: requests.get(mgmt["statusQueryGetUri"]).json()["customStatus"]
+        wait_until(lambda: requests.get(mgmt["statusQueryGetUri"]).json()["customStatus"]
                  == "waiting")
     finally:
         first.kill()
     time.sleep(3.5)  # the timer comes due while no host is running
     second = HostProcess(settings, port=first.port, app=DURABLE_APP, state_dir=state).start()
     try:
-        done = wait_for(lambda: (s := requests.get(mgmt["statusQueryGetUri"]).json())
+        done = wait_until(lambda: (s := requests.get(mgmt["statusQueryGetUri"]).json())
                         ["runtimeStatus"] == "Completed" and s, timeout=30)
         assert done["customStatus"] == "woke"
         assert done["output"] >= 3.0
@@ -84,11 +85,11 @@ def test_storage_restarting_mid_orchestration_loses_nothing(tmp_path):
     try:
         mgmt = requests.post(f"{host.base_url}/api/start/restartable",
                              data=json.dumps(key)).json()
-        wait_for(lambda: (out / f"slow-{key}-2.log").exists())
+        wait_until(lambda: (out / f"slow-{key}-2.log").exists())
         storage.stop()  # gone while the slow activity runs and tries to report
         time.sleep(4)
         storage.start()
-        done = wait_for(lambda: (s := requests.get(mgmt["statusQueryGetUri"]).json())
+        done = wait_until(lambda: (s := requests.get(mgmt["statusQueryGetUri"]).json())
                         ["runtimeStatus"] == "Completed" and s, timeout=60)
         assert done["output"][1] == f"slow {key}-2"
         runs = {p.stem: len(p.read_text().splitlines()) for p in out.glob(f"*-{key}-*.log")}

@@ -15,7 +15,8 @@ from azure.storage.blob import BlobBlock, BlobServiceClient
 
 from devstack.host import HostProcess
 from devstack.host.watcher import journal_size, read_writes
-from tests.integration.host.conftest import WEB_APP, host_settings, wait_for
+from tests.integration.host.conftest import WEB_APP, host_settings
+from tests.polling import wait_until
 
 
 def outputs(out_dir, prefix: str) -> list[dict]:
@@ -43,7 +44,7 @@ def test_timer_fires_on_startup_and_on_schedule_then_past_due_after_downtime(
     settings = host_settings(azurite, out, TICK_SCHEDULE="*/2 * * * * *")
     host = HostProcess(settings, app=WEB_APP, state_dir=tmp_path / "state").start()
     try:
-        ticks = wait_for(lambda: len(outputs(out, "tick")) >= 2 and outputs(out, "tick"))
+        ticks = wait_until(lambda: len(outputs(out, "tick")) >= 2 and outputs(out, "tick"))
         assert not any(t["past_due"] for t in ticks)  # run_on_startup + a scheduled tick
     finally:
         host.stop()
@@ -52,7 +53,7 @@ def test_timer_fires_on_startup_and_on_schedule_then_past_due_after_downtime(
     host = HostProcess(settings, port=host.port, app=WEB_APP, state_dir=tmp_path / "state")
     host.start()
     try:
-        later = wait_for(lambda: len(outputs(out, "tick")) > seen and outputs(out, "tick"))
+        later = wait_until(lambda: len(outputs(out, "tick")) > seen and outputs(out, "tick"))
         assert any(t["past_due"] for t in later[seen:])
     finally:
         host.stop()
@@ -83,7 +84,7 @@ def test_eventgrid_webhook_needs_the_system_key_and_answers_handshakes(azurite, 
         r = requests.post(url, params={**params, "code": key}, json=cloud,
                           headers={"Content-Type": "application/cloudevents+json"})
         assert r.status_code == 202
-        assert wait_for(lambda: [e for e in outputs(tmp_path, "event")
+        assert wait_until(lambda: [e for e in outputs(tmp_path, "event")
                                  if e["subject"] == "/cloud/1"])[0]["data"] == {"x": 1}
     finally:
         host.stop()
@@ -97,7 +98,7 @@ def test_uploaded_blob_becomes_a_blobcreated_event(azurite, tmp_path, container)
         name = "labelled/2026/11/24/digits.csv"
         props = container.get_blob_client(name).upload_blob(b"id,p0\n1,0\n")
         subject = f"/blobServices/default/containers/{container.container_name}/blobs/{name}"
-        events = wait_for(lambda: [e for e in outputs(tmp_path, "event")
+        events = wait_until(lambda: [e for e in outputs(tmp_path, "event")
                                    if e["subject"] == subject])
         e = events[0]
         assert e["type"] == "Microsoft.Storage.BlobCreated"
@@ -114,7 +115,7 @@ def test_uploaded_blob_becomes_a_blobcreated_event(azurite, tmp_path, container)
         for i in range(3):
             marker = f"labelled/2026/11/24/marker-{i}.csv"
             container.get_blob_client(marker).upload_blob(b"id\n")
-            wait_for(lambda m=marker: [x for x in outputs(tmp_path, "event")
+            wait_until(lambda m=marker: [x for x in outputs(tmp_path, "event")
                                        if x["subject"].endswith("/" + m)])
         assert len([x for x in outputs(tmp_path, "event") if x["subject"] == subject]) == 1
     finally:
@@ -128,7 +129,7 @@ def test_duplicate_setting_delivers_every_event_twice(azurite, tmp_path, contain
                       DEVSTACK_EVENTGRID_DUPLICATE="true")
     try:
         container.upload_blob("unlabelled/2026/11/24/a.csv", b"id\n1\n")
-        twice = wait_for(lambda: len(found := [x for x in outputs(tmp_path, "event")
+        twice = wait_until(lambda: len(found := [x for x in outputs(tmp_path, "event")
                                                if x["subject"].endswith("/a.csv")]) >= 2
                          and found)
         assert len({e["id"] for e in twice}) == 1  # the same event, delivered twice
@@ -148,7 +149,7 @@ def test_a_restarted_host_delivers_what_landed_while_it_was_down_and_nothing_twi
     host = HostProcess(settings, app=WEB_APP, state_dir=tmp_path / "state").start()
     try:
         container.upload_blob("in/before.csv", b"id\n")
-        wait_for(lambda: delivered("before.csv"))
+        wait_until(lambda: delivered("before.csv"))
     finally:
         host.stop()  # the watcher saves where it got to before the host exits
     down = container.upload_blob("in/while-down.csv", b"id\n")
@@ -156,9 +157,9 @@ def test_a_restarted_host_delivers_what_landed_while_it_was_down_and_nothing_twi
     host = HostProcess(settings, port=host.port, app=WEB_APP, state_dir=tmp_path / "state")
     host.start()
     try:
-        wait_for(lambda: delivered("while-down.csv"))
+        wait_until(lambda: delivered("while-down.csv"))
         container.upload_blob("in/after.csv", b"id\n")  # a later poll read past both
-        wait_for(lambda: delivered("after.csv"))
+        wait_until(lambda: delivered("after.csv"))
         assert [len(delivered(n)) for n in ("before.csv", "while-down.csv")] == [1, 1]
     finally:
         host.stop()

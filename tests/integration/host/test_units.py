@@ -18,7 +18,7 @@ from devstack.host.keys import load_or_create
 from devstack.host.routes import Route
 from devstack.host.store import ConcurrencyError
 from devstack.host.watcher import Write, last_versions, read_writes
-from tests.integration.host.conftest import wait_for
+from tests.polling import wait_until
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -290,10 +290,10 @@ def test_the_engine_keeps_no_per_instance_state_once_instances_finish():
     try:
         for instance_id in ids:
             engine.start_new("echo_once", instance_id, json.dumps(instance_id))
-        wait_for(lambda: all(engine.get(i)["runtimeStatus"] == "Completed" for i in ids))
+        wait_until(lambda: all(engine.get(i)["runtimeStatus"] == "Completed" for i in ids))
         assert engine.get(ids[0])["output"] == ids[0]
         engine.list_records()  # what the Durable API's list/query does
-        wait_for(lambda: not engine._running)  # an episode ends just after its last save
+        wait_until(lambda: not engine._running)  # an episode ends just after its last save
         assert engine._locks == {}
         assert engine._cache == {}
     finally:
