@@ -1,6 +1,7 @@
 """Turns blobs created in watched Azurite containers into BlobCreated events delivered to
 the host's own Event Grid webhook, as an Event Grid subscription would: at least once (a
-delivery that fails is retried; a crash before the state is saved delivers again), and
+delivery that fails is retried, then dead-lettered, as is a blob whose properties cannot be
+read; a crash before the state is saved delivers again), and
 optionally every event twice (DEVSTACK_EVENTGRID_DUPLICATE) to test idempotency.
 
 Where the blobs come from: Azurite as devstack starts it appends a line per blob created or
@@ -180,13 +181,25 @@ class BlobWatcher:
     def _deliver(self, write: Write, function: str) -> bool | None:
         """True once sent (or dead-lettered), False when the blob is gone, None when the
         watcher was stopped before it was sent."""
-        from azure.core.exceptions import ResourceNotFoundError
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         blob = self.service.get_blob_client(write.container, write.blob)
-        try:
-            props = blob.get_blob_properties()
-        except ResourceNotFoundError:
-            return False  # deleted since: nothing to announce
+        for attempt in range(1, self.attempts + 1):
+            try:
+                props = blob.get_blob_properties()
+                break
+            except ResourceNotFoundError:
+                return False  # deleted since: nothing to announce
+            except AzureError as exc:  # retried like a delivery, then dead-lettered, so one
+                problem = exc  # blob that cannot be read does not hold up every later one
+            log.warning("eventgrid watcher: reading %s/%s failed (%s), attempt %d/%d",
+                        write.container, write.blob, problem, attempt, self.attempts)
+            if self._stop.wait(min(0.5 * 2 ** (attempt - 1), 10)):
+                return None
+        else:
+            log.error("eventgrid watcher: gave up on %s/%s (dead-lettered)", write.container,
+                      write.blob)
+            return True
         event = blob_created(self.service.account_name, write.container, write.blob, blob.url,
                              props.size, write.etag, props.content_settings.content_type,
                              props.last_modified, self.schema, write.api)
