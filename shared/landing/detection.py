@@ -93,9 +93,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def bare_etag(etag: str) -> str:
+    """The form claims and manifests hold: listing gives bare etags, get-properties quoted
+    ones, and ids must not depend on which read found the file."""
+    return etag.strip('"')
+
+
 def _listed(blob) -> LandingFile:
-    # Listing gives bare etags, get-properties quoted ones: keep one form so ids are stable.
-    return LandingFile(blob.name, blob.size, blob.etag.strip('"'), blob.last_modified)
+    return LandingFile(blob.name, blob.size, bare_etag(blob.etag), blob.last_modified)
 
 
 class Detector:

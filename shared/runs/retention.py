@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from shared.landing.detection import claim_blob, manifest_blob
+from shared.landing.detection import bare_etag, claim_blob, manifest_blob
 from shared.runs.records import (
     ACTIVE,
     INDEX,
@@ -54,7 +54,7 @@ def expired(record: dict | None, before: datetime, protected: set[str]) -> bool:
 def _claim_still_needed(services, entry: dict) -> bool:
     props = services.landing.get_blob_client(entry["name"])
     try:
-        return props.get_blob_properties().etag == entry.get("etag")
+        return bare_etag(props.get_blob_properties().etag) == entry.get("etag")
     except Exception as exc:  # gone (or unreadable): only a missing file frees the claim
         from azure.core.exceptions import ResourceNotFoundError
 

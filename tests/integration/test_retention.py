@@ -37,8 +37,8 @@ def test_retention_removes_expired_runs_and_keeps_what_is_still_needed(app_env, 
     landing = services.landing
     landing.upload_blob("labelled/2026/01/01/still-here.csv", b"a,b\n1,2\n")
     kept_etag = landing.get_blob_client("labelled/2026/01/01/still-here.csv") \
-        .get_blob_properties().etag
-    files = [{"name": "labelled/2026/01/01/gone.csv", "etag": '"0x1"'},
+        .get_blob_properties().etag.strip('"')  # bare, as the detector's manifests hold it
+    files = [{"name": "labelled/2026/01/01/gone.csv", "etag": "0x1"},
              {"name": "labelled/2026/01/01/still-here.csv", "etag": kept_etag}]
     runs = {  # batch id: (kind, status, created days ago, finished days ago)
         "old-a": ("labelled", "succeeded", 60, 59), "old-b": ("labelled", "failed", 50, 50),
