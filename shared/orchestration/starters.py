@@ -197,7 +197,13 @@ async def request_cancel(client, services, batch_id: str) -> dict:
     record = await run_record(services, batch_id)
     if record.get("status") != "running":
         raise Conflict(f"run {batch_id} is {record.get('status')}", "run is not running")
-    await client.raise_event(record["instanceId"], contract.CANCEL_EVENT, {"by": "api"})
+    try:
+        await client.raise_event(record["instanceId"], contract.CANCEL_EVENT, {"by": "api"})
+    except Exception as exc:
+        if not owner_gone(exc):
+            raise
+        raise Conflict(f"run {batch_id}'s orchestration {record['instanceId']} has ended: "
+                       "nothing to cancel", "run is not running") from None
     with run_context(batchId=batch_id, instanceId=record["instanceId"],
                      adfRunId=(record.get("adfRunIds") or [None])[-1]):
         log.info("batch %s: cancel requested for instance %s", batch_id, record["instanceId"])
@@ -287,8 +293,8 @@ async def watch_and_hand_over(client, services, now: datetime | None = None) -> 
     async def hand_over(change: dict) -> str:
         async with gate:
             try:
-                await client.raise_event(change["instanceId"], contract.RUN_CHANGED_EVENT,
-                                         {**change["status"], "slowdown": slowdown})
+                await client.raise_event(change["instanceId"], contract.RUN_CHANGED_EVENT, {
+                    **change["status"], "slowdown": slowdown, "handedAt": now.isoformat()})
                 return "delivered"
             except Exception as exc:
                 gone = owner_gone(exc)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from shared.runs.records import RunRecords
 from tests.e2e.conftest import module_stack
 from tests.polling import wait_until
 
@@ -259,6 +260,15 @@ def test_cancel_through_the_api_cancels_the_adf_run(stack):
     assert adf_run["status"] in ("Cancelled", "Canceling")
     again = stack.api.request("POST", f"runs/{batch_id}/cancel")
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
+    # A record still saying "running" after its orchestration ended (a crash between the
+    # two) is refused by name, not answered with a 500.
+    records = RunRecords(stack.services().state)
+    records.update(batch_id, {"status": "running"})
+    try:
+        stale = stack.api.request("POST", f"runs/{batch_id}/cancel")
+        assert stale.status_code == 409 and "has ended" in stale.json()["detail"], stale.text
+    finally:
+        records.update(batch_id, {"status": "cancelled"})
 
 
 def test_a_run_over_its_timeout_is_cancelled_in_data_factory(stack):

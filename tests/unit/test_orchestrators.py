@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import azure.durable_functions as df
 import pytest
 
 from devstack.host.durable.simulate import Simulator
 from shared.orchestration import contract as c
+from shared.orchestration.pipeline_run import pipeline_run
 from tests.app_index import app_functions
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
@@ -212,6 +214,97 @@ def test_a_run_change_raised_while_a_poll_runs_is_not_lost():
     assert result["status"] == "succeeded"
     ((_, at),) = factory.named(c.FINISH_RUN)
     assert at - T0 < timedelta(seconds=1800), at - T0  # not a second safety net later
+
+
+@pytest.mark.parametrize("about", ["run-1", "an-earlier-try"])
+def test_an_event_raised_before_any_wait_is_taken_once_not_at_every_later_wait(about):
+    """The Python SDK hands an event raised while no waiter is open to every later waiter of
+    its name in the same history (azure-functions-durable-python#507): the run must not
+    spin through its generation's waits (or, for another run's event, its polls) at once."""
+    factory = FakeFactory(lambda run, n: running() if n < 3 else ended("succeeded"),
+                          tracking="watcher", safetyNetSeconds=900, timeoutSeconds=86400)
+    sim, rec = simulate(factory)
+    start = sim.activities[c.START_ADF_RUN]
+
+    def start_raising_change(p):  # the watcher's event lands while the start runs
+        sim.raise_event("labelled-abc", c.RUN_CHANGED_EVENT,
+                        {"runId": about, **running(), "handedAt": T0.isoformat()})
+        return start(p)
+
+    sim.activities[c.START_ADF_RUN] = start_raising_change
+    replays = []  # each replay of the orchestrator: how many waits it made
+
+    class CountingWaits:
+        def __init__(self, context):
+            self.context, self.waits = context, 0
+
+        def __getattr__(self, name):
+            return getattr(self.context, name)
+
+        def create_timer(self, at):
+            self.waits += 1
+            return self.context.create_timer(at)
+
+    def counted(context):
+        replays.append(counting := CountingWaits(context))
+        return (yield from pipeline_run(counting))
+
+    sim.orchestrators = {**ORCHESTRATORS, c.PIPELINE_RUN: df.Orchestrator.create(counted)}
+    sim.run()
+    assert result_of(factory)["status"] == "succeeded"
+    polls_at_once = [t for _, t in factory.named(c.GET_ADF_RUN_STATUS) if t == T0]
+    assert max(r.waits for r in replays) <= 3 and len(polls_at_once) <= 2, (
+        [r.waits for r in replays], len(polls_at_once))
+
+
+def test_a_status_read_that_fails_all_its_tries_is_no_news_and_the_run_goes_on():
+    def script(run, n):
+        if n in (2, 3):
+            raise ConnectionError("management.azure.com unreachable")
+        return running() if n < 5 else ended("succeeded")
+
+    factory = FakeFactory(script)
+    sim, rec = simulate(factory)
+    sim.run()
+    assert rec["runtimeStatus"] == "Completed"
+    assert result_of(factory)["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("step", [c.START_ADF_RUN, c.RERUN_ADF_RUN, c.CANCEL_ADF_RUN])
+def test_a_step_that_fails_all_its_tries_ends_the_run_failed_naming_it(step):
+    """Nothing is left saying "running": a user's rerun of a run ADF is still cancelling, a
+    start ADF refuses, a cancel that cannot reach ADF."""
+    factory = FakeFactory(lambda run, n: running(), timeoutSeconds=100)
+    sim, rec = simulate(factory, {**BATCH, "rerunOf": "run-0"} if step == c.RERUN_ADF_RUN
+                        else BATCH)
+
+    def refuse(p):
+        factory._log(step, p)
+        raise ValueError("run run-0 is cancelling; only a failed or cancelled run can be rerun")
+
+    sim.activities[step] = refuse
+    sim.run()
+    assert rec["runtimeStatus"] == "Completed"
+    result = result_of(factory)
+    assert result["status"] == "failed"
+    assert step in result["error"]["message"] and "cancelling" in result["error"]["message"]
+    assert len(factory.named(step)) == RETRY["attempts"]
+    assert result["pipeline"] == "train_and_score"
+
+
+@pytest.mark.parametrize("how", ["cancel", "timeout"])
+def test_a_cancel_or_timeout_that_finds_the_run_already_succeeded_records_its_success(how):
+    factory = FakeFactory(lambda run, n: running(), timeoutSeconds=100 if how == "timeout"
+                          else 86400)
+    factory_cancel = factory.activities()[c.CANCEL_ADF_RUN]
+    sim, rec = simulate(factory)
+    sim.activities[c.CANCEL_ADF_RUN] = lambda run: (factory_cancel(run), ended("succeeded"))[1]
+    if how == "cancel":
+        sim.run(fire_timers=False)
+        sim.raise_event("labelled-abc", c.CANCEL_EVENT, {"by": "api"})
+    sim.run()
+    result = result_of(factory)
+    assert (result["status"], result["outputs"]) == ("succeeded", {"Train": {"accuracy": 0.95}})
 
 
 def test_the_poll_interval_backs_off_while_nothing_changes_and_resets_when_something_does():
