@@ -185,6 +185,21 @@ class BlobState:
         except ResourceNotFoundError:
             pass
 
+    def delete_if_unchanged(self, name: str, etag: str) -> bool:
+        """Delete only if the blob is still at `etag`: False when someone wrote since (a
+        blob already gone counts as deleted)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        try:
+            self.container.delete_blob(name, etag=etag,
+                                       match_condition=MatchConditions.IfNotModified)
+        except ResourceNotFoundError:
+            return True
+        except ResourceModifiedError:
+            return False
+        return True
+
     claim_once = create  # the first caller to create `name` owns what it names
 
     def update(self, name: str, change: Callable[[dict | None], dict | None]) -> dict | None:

@@ -2,9 +2,10 @@
 once it is older than RETENTION_DAYS (the Durable instances are purged beside it, by
 `starters.apply_retention`, with the Durable client's purge by time).
 
-Per expired run: its file claims (only those whose landing file no longer has the claimed
-content: a claim on a file still in the landing zone is what keeps it from being processed
-twice), its active marker, its finished-runs entry, its record, then its manifest and last
+Per expired run: first its record, only if it is still as read (a rerun that began since
+keeps the run), then its file claims (only those whose landing file no longer has the
+claimed content: a claim on a file still in the landing zone is what keeps it from being
+processed twice), its active marker, its finished-runs entry, then its manifest and last
 its index entry. While a claim is kept, its manifest and index entry stay too: the claim
 names the batch, and a request naming that file is answered from the manifest (its run, not
 started again); each later pass looks at the claims again until their files are gone. The
@@ -80,9 +81,11 @@ def purge_state(services, now: datetime) -> dict:
         created, batch_id = parsed
         if created >= before:
             continue  # created after the cutoff: finished after it too
-        record = records.get(batch_id)
-        if record is not None and not expired(record, before, protected):
-            kept += 1
+        record, etag = state.read_json(f"{RUNS}{batch_id}.json")
+        if record is not None and not (expired(record, before, protected) and
+                                       state.delete_if_unchanged(f"{RUNS}{batch_id}.json",
+                                                                 etag)):
+            kept += 1  # not expired, or written since it was read (a rerun began): live
             continue
         manifest, _ = state.read_json(manifest_blob(batch_id))
         claimed = 0
@@ -98,7 +101,6 @@ def purge_state(services, now: datetime) -> dict:
                           "kind": (entry.metadata or {}).get("kind")}
         if meta.get("kind"):
             state.delete(finished_name(created, batch_id, feed_of(meta), str(meta["kind"])))
-        state.delete(f"{RUNS}{batch_id}.json")
         claims_kept += claimed
         done += record is not None or not claimed  # a later pass at kept claims is no expiry
         if claimed:

@@ -98,3 +98,29 @@ def test_retention_days_zero_keeps_everything(app_env, settings_env):
     client = PurgingClient()
     assert asyncio.run(apply_retention(client, services, NOW))["expired"] == 0
     assert client.calls == [] and RunRecords(services.state).get("ancient")
+
+
+def test_a_run_whose_rerun_begins_while_the_pass_looks_at_it_is_kept(app_env, settings_env):
+    settings_env.setenv("RETENTION_DAYS", "30")
+    settings_env.setenv("CHECK_HISTORY_WINDOW", "1")
+    services = get_services()
+    state, records = services.state, RunRecords(services.state)
+    records.update("old-f", {"kind": "labelled", "status": "failed", "createdAt": ago(60),
+                             "finishedAt": ago(60), "adfRunIds": ["adf-1"]})
+    records.update("young", {"kind": "labelled", "status": "succeeded", "createdAt": ago(1),
+                             "finishedAt": ago(1)})  # the newest finished: old-f may expire
+    read, begun = state.read_json, []
+
+    def a_rerun_begins_just_after_the_read(name):
+        found = read(name)
+        if name == "runs/old-f.json" and not begun:  # POST /runs/old-f/rerun: it begins
+            begun.append(True)
+            records.update("old-f", {"status": "running", "rerunOf": "adf-1"})
+        return found
+
+    settings_env.setattr(state, "read_json", a_rerun_begins_just_after_the_read)
+    result = asyncio.run(apply_retention(PurgingClient(), services, NOW))
+    settings_env.setattr(state, "read_json", read)
+    assert (result["expired"], result["kept"]) == (0, 1)
+    assert records.get("old-f")["status"] == "running"
+    assert "old-f" in {r["batchId"] for r in records.recent(10)}  # still listed, as active
