@@ -29,7 +29,6 @@ def connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
 
 SIGNALS_PRELOAD = Path(__file__).resolve().parent / "azurite_signals.js"
 WRITES_PRELOAD = Path(__file__).resolve().parent / "azurite_writes.js"
-MEMORY_PRELOAD = Path(__file__).resolve().parent / "azurite_memory.js"
 
 
 def azurite_binary() -> str:
@@ -63,12 +62,10 @@ class Azurite:
         return self.location / "blob-writes.jsonl"
 
     def command(self) -> list[str]:
-        """Azurite's command line: node runs the npm package's script with three preloads.
+        """Azurite's command line: node runs the npm package's script with two preloads.
         `azurite_signals.js`: a stop that comes before Azurite has installed its signal
         handlers (they go in after its ports listen) is still a graceful stop, not death by
-        SIGTERM. `azurite_writes.js`: every blob created or replaced is a line in `journal`.
-        `azurite_memory.js`: a full garbage collection a minute, so its RSS follows what it
-        holds (`--expose-gc` is for that)."""
+        SIGTERM. `azurite_writes.js`: every blob created or replaced is a line in `journal`."""
         binary = azurite_binary()
         script = Path(binary).resolve()
         node = shutil.which("node")
@@ -76,8 +73,7 @@ class Azurite:
             raise FileNotFoundError(f"azurite at {binary} is not the npm package's node script "
                                     "(devstack preloads into it): run `npm ci` first")
         return [
-            node, "--expose-gc", "--require", str(SIGNALS_PRELOAD),
-            "--require", str(WRITES_PRELOAD), "--require", str(MEMORY_PRELOAD),
+            node, "--require", str(SIGNALS_PRELOAD), "--require", str(WRITES_PRELOAD),
             str(script), "--silent", "--disableTelemetry", "--skipApiVersionCheck",
             "--loose", "--location", str(self.location),
             "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
