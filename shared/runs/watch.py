@@ -28,7 +28,8 @@ an owned run in progress that did not change (Data Factory moves `lastUpdated` w
 activity starts or ends, so this is a guard, not the main path) has its activity runs read
 again once its stage is STAGE_MAX_AGE_SECONDS old, at most REFRESHES_PER_LOOK per look
 (oldest first, one `queryActivityruns` each), so that cost stays flat however many runs
-are in progress. The reads of one look (run records, activity runs) go READS_AT_ONCE at a
+are in progress; its record is read first, and a run the app no longer follows (timed out
+or cancelled while Data Factory is still cancelling it) is let go. The reads of one look (run records, activity runs) go READS_AT_ONCE at a
 time: with many runs ending together, a look that read them one by one would itself delay
 the last run's news by seconds.
 """
@@ -109,6 +110,7 @@ class _Tracked(_Strict):
     terminal: bool = False
     signature: str | None = None
     run: _Run | None = None
+    batchId: str | None = None  # an owned run's: its owner is read again at a refresh
 
     @model_validator(mode="after")
     def _owned_runs_carry_their_run(self):
@@ -182,10 +184,19 @@ def _time(value) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def owner_of(records: RunRecords, run: dict) -> str | None:
+def batch_of(run: dict) -> str | None:
+    """The run's `batchId` parameter when it has the shape the app's batch ids have."""
     batch_id = (run.get("parameters") or {}).get("batchId")
     if not isinstance(batch_id, str) or not BATCH_ID.fullmatch(batch_id):
         return None  # not one of ours (another team's pipeline may have a batchId too)
+    return batch_id
+
+
+def owner_of(records: RunRecords, batch_id: str | None) -> str | None:
+    """The instance that follows the batch's run: its record's, while the record says
+    `running`."""
+    if batch_id is None:
+        return None
     record = records.get(batch_id)
     if not record or record.get("status") != "running":
         return None
@@ -213,8 +224,16 @@ def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
     def follow(item: tuple[dict, dict | None]) -> tuple[str | None, dict | None]:
         """(owner, its new status): a run record read, then the run's activity runs."""
         run, seen = item
-        owner = seen["owner"] if seen else owner_of(records, run)
+        owner = seen["owner"] if seen else owner_of(records, batch_of(run))
         return owner, adf.status_of(run) if owner else None
+
+    def refresh(rid: str) -> tuple[str | None, dict | None]:
+        """(owner, its new status) of a stale run, its owner read again first: a run the
+        app has let go while Data Factory still runs it (timed out or cancelled, and still
+        `Cancelling`) is dropped, not read every minute until Data Factory ends it."""
+        entry = tracked[rid]
+        owner = owner_of(records, entry["batchId"]) if "batchId" in entry else entry["owner"]
+        return owner, adf.status_of(entry["run"]) if owner else None
 
     changes, failed, retry_from = [], 0, before
     pool = shared_pool("watch", READS_AT_ONCE)
@@ -232,17 +251,21 @@ def look(services, since: str | None, tracked: dict, now: datetime) -> dict:
         if owner:
             entry["signature"] = status_signature(status)
             entry["run"] = {k: run.get(k) for k in _RUN_KEPT}
+            entry["batchId"] = batch_of(run)
             changes.append({"instanceId": owner, "status": status})
         tracked[rid] = entry
     refreshed = stale_refreshes(tracked, now)
-    stale = [tracked[rid]["run"] for rid in refreshed]
-    for rid, status in zip(refreshed, pool.map(
-            lambda run: _or_none(adf.status_of, run, run["runId"]), stale), strict=True):
-        if status is None:  # its fetchedAt stays old: first in line next look
+    for rid, followed in zip(refreshed, pool.map(
+            lambda rid: _or_none(refresh, rid, rid), refreshed), strict=True):
+        if followed is None:  # its fetchedAt stays old: first in line next look
             failed += 1
             continue
         entry = tracked[rid]
-        entry.update(fetchedAt=now.isoformat(), terminal=status["terminal"])
+        owner, status = followed
+        if owner is None:  # let go: `forget` drops it once it is out of the overlap
+            entry.update(owner=None, fetchedAt=now.isoformat())
+            continue
+        entry.update(owner=owner, fetchedAt=now.isoformat(), terminal=status["terminal"])
         if status_signature(status) != entry.get("signature"):
             entry["signature"] = status_signature(status)
             changes.append({"instanceId": entry["owner"], "status": status})

@@ -94,13 +94,19 @@ def test_a_run_keeps_its_owner_once_its_record_stopped_saying_running():
 
 def test_owner_of_needs_a_running_record():
     records = SimpleNamespace(get=lambda bid: {"status": "succeeded", "instanceId": "i"})
-    assert watch.owner_of(records, {"parameters": {"batchId": batch_id("b")}}) is None
+    assert watch.owner_of(records, batch_id("b")) is None
     records = SimpleNamespace(get=lambda bid: {"status": "running", "instanceId": "i"})
-    assert watch.owner_of(records, {"parameters": {"batchId": batch_id("b")}}) == "i"
-    # A batchId the app never makes (another team's pipeline) is not looked up at all.
+    assert watch.owner_of(records, batch_id("b")) == "i"
+    assert watch.owner_of(records, None) is None
+
+
+def test_a_batch_id_the_app_never_makes_is_not_ours():
+    assert watch.batch_of({"parameters": {"batchId": batch_id("b")}}) == batch_id("b")
+    # Another team's pipeline may have a batchId too: it is not looked up at all.
     for odd in ("b", "x" * 2000, "../runs/other", 42, None):
-        assert watch.owner_of(records, {"parameters": {"batchId": odd}}) is None
-    assert watch.owner_of(records, {"parameters": {}}) is None
+        assert watch.batch_of({"parameters": {"batchId": odd}}) is None
+    assert watch.batch_of({"parameters": {}}) is None
+    assert watch.batch_of({}) is None
 
 
 def test_a_run_the_app_did_not_start_costs_no_activity_read():
@@ -166,6 +172,26 @@ def test_a_refresh_that_finds_the_run_ended_stops_refreshing_it():
     assert len(seen["changes"]) == 1 and "r1" not in seen["tracked"]  # ended long ago
     watch.look(services, seen["since"], seen["tracked"], at(122))
     assert adf.activity_reads == ["r1", "r1"]
+
+
+def test_a_run_the_app_let_go_while_adf_still_cancels_it_is_no_longer_refreshed():
+    # The run timed out: its orchestration asked for a cancel and ended (the record says
+    # so), and Data Factory keeps the run `Cancelling`, its lastUpdated unmoved, for a while.
+    adf, services = world("b1", "b2")
+    adf.put("r1", "b1", "InProgress", at(1))
+    adf.put("r2", "b2", "InProgress", at(1))
+    seen = watch.look(services, None, {}, at(2))
+    services.state.docs[f"runs/{batch_id('b1')}.json"]["status"] = "timed_out"
+    seen = watch.look(services, seen["since"], seen["tracked"], at(62))
+    assert adf.activity_reads == ["r1", "r2", "r2"] and seen["changes"] == []
+    assert "r1" not in seen["tracked"] and seen["tracked"]["r2"]["owner"] == "inst-b2"
+    for t in (122, 182):  # let go; the other run keeps being refreshed
+        seen = watch.look(services, seen["since"], seen["tracked"], at(t))
+    assert adf.activity_reads == ["r1", "r2", "r2", "r2", "r2"]
+    # Data Factory ends the cancel: seen again, still not ours, no activity read
+    adf.put("r1", "b1", "Succeeded", at(190))
+    seen = watch.look(services, seen["since"], seen["tracked"], at(200))
+    assert seen["changes"] == [] and adf.activity_reads.count("r1") == 1
 
 
 def test_a_stage_exactly_a_minute_old_is_due():
