@@ -29,9 +29,9 @@ activity starts or ends, so this is a guard, not the main path) has its activity
 again once its stage is STAGE_MAX_AGE_SECONDS old, at most REFRESHES_PER_LOOK per look
 (oldest first, one `queryActivityruns` each), so that cost stays flat however many runs
 are in progress; its record is read first, and a run the app no longer follows (timed out
-or cancelled while Data Factory is still cancelling it) is let go. The reads of one look (run records, activity runs) go READS_AT_ONCE at a
-time: with many runs ending together, a look that read them one by one would itself delay
-the last run's news by seconds.
+or cancelled while Data Factory is still cancelling it) is let go. The reads of one look
+(run records, activity runs) go READS_AT_ONCE at a time: with many runs ending together, a
+look that read them one by one would itself delay the last run's news by seconds.
 """
 from __future__ import annotations
 
